@@ -1,0 +1,176 @@
+"""The `sre-streams` command. `main` is a thin wrapper over the testable `run`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO, NoReturn, TextIO
+
+from streams import __version__
+from streams.domain.counters import PlanError
+from streams.domain.evaluation import EngineSettings
+from streams.domain.slo import SloFile
+from streams.domain.slo_loader import SloFileError, load_slo_file
+from streams.settings import SettingsError, duration_setting, from_env
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or a bad input file: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sre-streams",
+        description="Event-time SLOs, error budgets and multiwindow burn-rate alerts on Kafka.",
+    )
+    parser.add_argument("--version", action="version", version=f"sre-streams {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    backtest = commands.add_parser(
+        "backtest", help="replay a JSONL file of events and write the alerts it raises",
+        description="Replay events (JSONL, .gz allowed, any order within lateness) through the "
+                    "same evaluation code as the worker; alerts go to --out or stdout as JSONL, "
+                    "the summary and progress to stderr.")
+    backtest.add_argument("--slos", help="SLO file (default: $SRE_SLOS)")
+    backtest.add_argument("--events", required=True, help="JSONL file of events (.gz allowed)")
+    backtest.add_argument("--out", help="write alert events here (default: stdout)")
+    backtest.add_argument("--budgets", help="write budget snapshots here as JSONL")
+    backtest.add_argument("--dead-letters", help="write dead-letter records of bad input here")
+    backtest.add_argument("--lateness", help="allowed lateness (default 5s; $SRE_LATENESS)")
+    backtest.add_argument("--eval-interval", help="evaluation interval (default 10s)")
+    backtest.add_argument("--budget-interval", help="budget snapshot interval (default 60s)")
+    backtest.add_argument("--quiet", action="store_true", help="no progress and no summary")
+
+    slo = commands.add_parser("slo", help="work with SLO files")
+    slo_commands = slo.add_subparsers(dest="slo_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    slo_commands.required = True
+    validate = slo_commands.add_parser("validate", help="check an SLO file, naming every problem")
+    validate.add_argument("file", help="SLO file (YAML)")
+
+    from streams import traffic_cli
+
+    traffic_cli.add_parser(commands)
+    return parser
+
+
+def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
+    """Run one command; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "backtest":
+            return _backtest(args, stdout, stderr)
+        if args.command == "slo":
+            return _validate(args, stdout, stderr)
+        if args.command == "generate":
+            from streams import traffic_cli
+
+            return traffic_cli.run(args, stdout, stderr)
+    except UsageError as exc:
+        print(str(exc), file=stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sre-streams: interrupted", file=stderr)
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _load_slos(path: str | None, prog: str) -> SloFile:
+    path = path or from_env("slos")
+    if path is None:
+        raise UsageError(f"{prog}: error: no SLO file: pass --slos FILE or set SRE_SLOS")
+    try:
+        return load_slo_file(path)
+    except SloFileError as exc:
+        details = "; ".join(exc.problems[:3])
+        more = f" (and {len(exc.problems) - 3} more: run sre-streams slo validate {path})" \
+            if len(exc.problems) > 3 else ""
+        raise UsageError(f"{prog}: error: invalid SLO file {path}: {details}{more}") from None
+
+
+def _validate(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
+    try:
+        slo_file = load_slo_file(args.file)
+    except SloFileError as exc:
+        if len(exc.problems) == 1:
+            print(f"{args.file}: {exc.problems[0]}", file=stderr)
+        else:
+            print(f"{args.file}: {len(exc.problems)} problems", file=stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=stderr)
+        return EXIT_USAGE
+    rules = sum(len(slo.policy.rules) for slo in slo_file.slos)
+    stdout.write(f"{args.file}: OK, {len(slo_file.slos)} SLO(s), {rules} alert rule(s)\n".encode())
+    for slo in slo_file.slos:
+        grouped = f" by {','.join(slo.group_by)}" if slo.group_by else ""
+        stdout.write(
+            f"  {slo.name}: {slo.service} {slo.objective:.6g} over {slo.window_label}{grouped}, "
+            f"policy {slo.policy.name}\n".encode())
+    return EXIT_OK
+
+
+def _backtest(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
+    from streams.backtest import run_backtest, summary
+
+    prog = "sre-streams backtest"
+    slo_file = _load_slos(args.slos, prog)
+    try:
+        settings = EngineSettings(
+            eval_interval=duration_setting(args.eval_interval, "eval_interval", 10.0),
+            lateness=_lateness(args.lateness),
+            budget_interval=(duration_setting(args.budget_interval, "budget_interval", 60.0)
+                             if args.budgets else None),
+        )
+    except (SettingsError, ValueError) as exc:
+        raise UsageError(f"{prog}: error: {exc}") from None
+    events = Path(args.events)
+    if not events.is_file():
+        raise UsageError(f"{prog}: error: cannot read events file {events}: "
+                         f"{'no such file' if not events.exists() else 'not a file'}")
+    with ExitStack() as stack:
+        try:
+            out = stack.enter_context(open(args.out, "wb")) if args.out else stdout
+            budgets = stack.enter_context(open(args.budgets, "wb")) if args.budgets else None
+            dead = (stack.enter_context(open(args.dead_letters, "wb"))
+                    if args.dead_letters else None)
+        except OSError as exc:
+            raise UsageError(f"{prog}: error: cannot write {exc.filename}: {exc.strerror}") from None
+        try:
+            result = run_backtest(slo_file, events, out, settings=settings, budgets_out=budgets,
+                                  dead_letters_out=dead, stderr=stderr, progress=not args.quiet)
+        except PlanError as exc:
+            raise UsageError(f"{prog}: error: {exc}") from None
+        except OSError as exc:
+            print(f"{prog}: error: reading {events}: {exc}", file=stderr)
+            return EXIT_FAILURE
+    if not args.quiet:
+        print(summary(result, str(events)), file=stderr)
+    return EXIT_OK
+
+
+def _lateness(flag: str | None) -> float:
+    if flag is not None and flag.strip() in {"0", "0s"}:
+        return 0.0
+    return duration_setting(flag, "lateness", 5.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv, sys.stdout.buffer, sys.stderr)
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

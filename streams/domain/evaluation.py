@@ -1,0 +1,335 @@
+"""The SLO engine: event-time watermark, evaluation instants, rules and transitions.
+
+One `Engine` is fed decoded events in arrival order (a backtest file, or one Kafka
+partition) and collects alert transitions and budget snapshots. Backtest and the live
+worker run exactly this code, so they produce the same alerts at the same event times.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from streams.domain.alerts import alert_event, alert_id, burn_rate, sli
+from streams.domain.classify import Classifier, InvalidEvent, SeriesKey
+from streams.domain.counters import CounterPlan, Placement, SeriesCounters, plan_for
+from streams.domain.durations import format_duration
+from streams.domain.slo import AlertRule, Slo, SloFile
+from streams.domain.timestamps import format_ts
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    eval_interval: float = 10.0
+    lateness: float = 5.0
+    budget_interval: float | None = 60.0  # None: no budget snapshots
+
+    def __post_init__(self) -> None:
+        if not self.eval_interval > 0:
+            raise ValueError("eval_interval must be positive")
+        if self.lateness < 0:
+            raise ValueError("lateness must be >= 0")
+        if self.budget_interval is not None:
+            steps = self.budget_interval / self.eval_interval
+            if steps < 1 or abs(steps - round(steps)) > 1e-9:
+                raise ValueError("budget_interval must be a multiple of eval_interval")
+
+
+@dataclass(slots=True)
+class EngineStats:
+    events: int = 0
+    samples: int = 0
+    unmatched: int = 0
+    late: int = 0
+    evaluations: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    firing: Counter[str] = field(default_factory=Counter)
+    resolved: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleSpec:
+    rule: AlertRule
+    long: int
+    short: int
+    factor: float
+
+
+class _SloRuntime:
+    __slots__ = ("budget", "index", "min_events", "period", "plan", "rules", "series",
+                 "slo", "window_labels")
+
+    def __init__(self, slo: Slo, index: int, plan: CounterPlan) -> None:
+        self.slo = slo
+        self.index = index
+        self.plan = plan
+        self.budget = slo.error_budget
+        self.min_events = slo.min_events
+        self.period = plan.index(slo.window)
+        self.rules = tuple(
+            _RuleSpec(rule, plan.index(rule.long), plan.index(rule.short), rule.factor(slo.window))
+            for rule in slo.policy.rules
+        )
+        self.window_labels = tuple(format_duration(w) for w in plan.windows)
+        self.series: dict[SeriesKey, Series] = {}
+
+
+class Series:
+    """One SLO series: its counters and which rules are firing since when."""
+
+    __slots__ = ("counters", "key", "labels", "runtime", "started")
+
+    def __init__(self, runtime: _SloRuntime, key: SeriesKey) -> None:
+        self.runtime = runtime
+        self.key = key
+        self.labels = dict(zip(runtime.slo.group_by, key, strict=True))
+        self.counters = SeriesCounters(runtime.plan)
+        self.started: list[float | None] = [None] * len(runtime.rules)
+
+    @property
+    def slo(self) -> Slo:
+        return self.runtime.slo
+
+    def sort_key(self) -> tuple[int, SeriesKey]:
+        return (self.runtime.index, self.key)
+
+
+class Engine:
+    """Feeds events through classification, counters and rules; collects the output."""
+
+    def __init__(self, slo_file: SloFile, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self._e = self.settings.eval_interval
+        self._lateness = self.settings.lateness
+        self._budget_every = (
+            None if self.settings.budget_interval is None
+            else round(self.settings.budget_interval / self._e)
+        )
+        self._classifier = Classifier(slo_file.slos)
+        self._runtimes = [
+            _SloRuntime(slo, i, plan_for(slo, self._e)) for i, slo in enumerate(slo_file.slos)
+        ]
+        self._series: list[Series] = []
+        self._series_keys: list[tuple[int, SeriesKey]] = []
+        self._max_ts = -math.inf
+        self._min_ts = math.inf
+        self._instant: int | None = None  # last evaluated index
+        self._next: int | None = None  # next index to evaluate
+        self.stats = EngineStats()
+        self.alerts: list[dict[str, object]] = []
+        self.budgets: list[dict[str, object]] = []
+
+    # -- input -------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> float:
+        return self._max_ts - self._lateness
+
+    @property
+    def last_instant(self) -> float | None:
+        """Event time of the last evaluation, if any."""
+        return None if self._instant is None else self._instant * self._e
+
+    @property
+    def time_range(self) -> tuple[float | None, float | None]:
+        """Oldest and newest event time counted."""
+        if self._min_ts > self._max_ts:
+            return None, None
+        return self._min_ts, self._max_ts
+
+    @property
+    def series(self) -> list[Series]:
+        return self._series
+
+    def ingest(self, event: object, not_after: float | None = None) -> None:
+        """Count one decoded event, then evaluate every instant the watermark has passed.
+
+        Raises InvalidEvent (the dead-letter reason) without counting anything.
+        `not_after` rejects events stamped later than it (live mode's clock guard).
+        """
+        stats = self.stats
+        stats.events += 1
+        try:
+            ts, samples = self._classifier.classify(event)
+        except InvalidEvent as exc:
+            stats.dead_letters[str(exc)] += 1
+            raise
+        if not samples:
+            stats.unmatched += 1
+            return
+        if not_after is not None and ts > not_after:
+            self._reject("timestamp in the future")
+        index = math.ceil(ts / self._e)
+        instant = self._instant
+        runtimes = self._runtimes
+        if instant is not None and index <= instant:
+            for sample in samples:
+                if not runtimes[sample[0]].plan.holds(index, instant):
+                    self._reject("too old")
+        late = False
+        for position, key, good, total in samples:
+            runtime = runtimes[position]
+            series = runtime.series.get(key)
+            if series is None:
+                series = self._new_series(runtime, key)
+            counters = series.counters
+            if counters.instant is None or index > counters.instant:
+                # Inlined SeriesCounters.add: this is the per-event path.
+                slot = counters.pending.get(index)
+                if slot is None:
+                    counters.pending[index] = [good, total]
+                else:
+                    slot[0] += good
+                    slot[1] += total
+            elif counters.add(index, good, total) is Placement.LATE:
+                late = True
+        stats.samples += len(samples)
+        if late:
+            stats.late += 1
+        if self._next is None or index < self._next and self._instant is None:
+            self._next = index
+        if ts < self._min_ts:
+            self._min_ts = ts
+        if ts > self._max_ts:
+            self._max_ts = ts
+            if (ts - self._lateness) >= self._next * self._e:
+                self.advance(ts - self._lateness)
+
+    def reject(self, reason: str) -> None:
+        """Count an event that failed before decoding (bad JSON, oversized)."""
+        self.stats.events += 1
+        self.stats.dead_letters[reason] += 1
+
+    def _reject(self, reason: str) -> None:
+        self.stats.dead_letters[reason] += 1
+        raise InvalidEvent(reason)
+
+    def _new_series(self, runtime: _SloRuntime, key: SeriesKey) -> Series:
+        slo = runtime.slo
+        if len(runtime.series) >= slo.max_series and slo.group_by:
+            key = tuple("__other__" for _ in slo.group_by)
+            existing = runtime.series.get(key)
+            if existing is not None:
+                return existing
+        series = Series(runtime, key)
+        if self._instant is not None:
+            series.counters.start(self._instant)
+        runtime.series[key] = series
+        position = bisect.bisect(self._series_keys, series.sort_key())
+        self._series_keys.insert(position, series.sort_key())
+        self._series.insert(position, series)
+        return series
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def advance(self, watermark: float) -> None:
+        """Evaluate every instant up to `watermark` (event time) not yet evaluated."""
+        if self._next is None:
+            return
+        e = self._e
+        while self._next * e <= watermark:
+            self._evaluate(self._next)
+            self._instant = self._next
+            self._next += 1
+
+    def finish(self) -> None:
+        """End of input: evaluate up to the newest event, lateness no longer needed."""
+        self.advance(self._max_ts)
+
+    def _evaluate(self, instant: int) -> None:
+        at = instant * self._e
+        snapshot = self._budget_every is not None and instant % self._budget_every == 0
+        self.stats.evaluations += 1
+        for series in self._series:
+            counters = series.counters
+            if counters.instant is None:
+                first = counters.first_pending
+                if first is None or first > instant:
+                    continue
+                counters.start(instant - 1)
+            counters.advance(instant)
+            runtime = series.runtime
+            good = counters.good
+            total = counters.total
+            budget = runtime.budget
+            started = series.started
+            for k, spec in enumerate(runtime.rules):
+                long_total = total[spec.long]
+                holds = False
+                if long_total and long_total >= runtime.min_events:
+                    if (long_total - good[spec.long]) / long_total / budget >= spec.factor:
+                        short_total = total[spec.short]
+                        holds = bool(short_total) and (
+                            (short_total - good[spec.short]) / short_total / budget >= spec.factor
+                        )
+                if holds is (started[k] is None):
+                    self._transition(series, k, spec, holds, at)
+            if snapshot:
+                self.budgets.append(self.budget_snapshot(series, at))
+
+    def _transition(self, series: Series, k: int, spec: _RuleSpec, firing: bool, at: float) -> None:
+        runtime = series.runtime
+        counters = series.counters
+        objective = runtime.slo.objective
+        started_at = at if firing else series.started[k]
+        assert started_at is not None
+        series.started[k] = at if firing else None
+        (self.stats.firing if firing else self.stats.resolved)[spec.rule.name] += 1
+        self.alerts.append(alert_event(
+            slo=runtime.slo,
+            series=series.labels,
+            rule=spec.rule,
+            firing=firing,
+            at=at,
+            started_at=started_at,
+            burn_long=burn_rate(counters.good[spec.long], counters.total[spec.long], objective),
+            burn_short=burn_rate(counters.good[spec.short], counters.total[spec.short], objective),
+            budget_remaining=self._budget_remaining(series),
+            identifier=alert_id(runtime.slo.name, series.labels, spec.rule.name),
+        ))
+
+    @staticmethod
+    def _budget_remaining(series: Series) -> float:
+        runtime = series.runtime
+        counters = series.counters
+        period = runtime.period
+        return 1.0 - burn_rate(counters.good[period], counters.total[period],
+                               runtime.slo.objective)
+
+    def budget_snapshot(self, series: Series, at: float) -> dict[str, object]:
+        """The budget of one series at event time `at` (published on `sre.budgets`)."""
+        runtime = series.runtime
+        slo = runtime.slo
+        counters = series.counters
+        period = runtime.period
+        return {
+            "kind": "budget",
+            "version": 1,
+            "slo": slo.name,
+            "service": slo.service,
+            "series": dict(series.labels),
+            "at": format_ts(at),
+            "objective": slo.objective,
+            "window": slo.window_label,
+            "good": counters.good[period],
+            "total": counters.total[period],
+            "sli": sli(counters.good[period], counters.total[period]),
+            "error_budget_remaining": self._budget_remaining(series),
+            "burn_rates": {
+                label: burn_rate(counters.good[w], counters.total[w], slo.objective)
+                for w, label in enumerate(runtime.window_labels)
+            },
+            "firing": [
+                spec.rule.name for spec, since in zip(runtime.rules, series.started, strict=True)
+                if since is not None
+            ],
+            "labels": dict(slo.labels),
+        }
+
+    def drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """Take the alerts and budget snapshots collected so far."""
+        alerts, budgets = self.alerts, self.budgets
+        self.alerts, self.budgets = [], []
+        return alerts, budgets

@@ -1,0 +1,48 @@
+"""Reading JSONL event files, plain or gzip-compressed, line by line with byte positions."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class EventFile:
+    """A JSONL file of events; `.gz` (or gzip content) is decompressed on the fly."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        self.size = self.path.stat().st_size
+        compressed = self._raw.read(2) == GZIP_MAGIC
+        self._raw.seek(0)
+        self._stream: BinaryIO = (
+            gzip.GzipFile(fileobj=self._raw, mode="rb") if compressed  # type: ignore[assignment]
+            else self._raw
+        )
+        self._buffered = io.BufferedReader(self._stream, 1 << 20) if compressed else self._stream
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file (compressed, if it is) read so far."""
+        return self._raw.tell()
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """(line number, line) for every non-blank line."""
+        for number, line in enumerate(self._buffered, start=1):
+            if line.strip():
+                yield number, line
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+
+    def __enter__(self) -> EventFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

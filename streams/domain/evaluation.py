@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from streams.domain.alerts import alert_event, alert_id, burn_rate, sli
+from streams.domain.alerts import alert_event, alert_id, bad_ratio_threshold, burn_rate, sli
 from streams.domain.classify import Classifier, InvalidEvent, SeriesKey
 from streams.domain.counters import CounterPlan, Placement, SeriesCounters, plan_for
 from streams.domain.durations import format_duration
@@ -54,22 +54,23 @@ class _RuleSpec:
     rule: AlertRule
     long: int
     short: int
-    factor: float
+    num: int  # trips when bad * den >= num * total (see bad_ratio_threshold)
+    den: int
 
 
 class _SloRuntime:
-    __slots__ = ("budget", "index", "min_events", "period", "plan", "rules", "series",
+    __slots__ = ("index", "min_events", "period", "plan", "rules", "series",
                  "slo", "window_labels")
 
     def __init__(self, slo: Slo, index: int, plan: CounterPlan) -> None:
         self.slo = slo
         self.index = index
         self.plan = plan
-        self.budget = slo.error_budget
         self.min_events = slo.min_events
         self.period = plan.index(slo.window)
         self.rules = tuple(
-            _RuleSpec(rule, plan.index(rule.long), plan.index(rule.short), rule.factor(slo.window))
+            _RuleSpec(rule, plan.index(rule.long), plan.index(rule.short),
+                      *bad_ratio_threshold(rule, slo))
             for rule in slo.policy.rules
         )
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
@@ -253,17 +254,19 @@ class Engine:
             runtime = series.runtime
             good = counters.good
             total = counters.total
-            budget = runtime.budget
             started = series.started
+            min_events = runtime.min_events
             for k, spec in enumerate(runtime.rules):
+                # window_trips() inlined for both windows: this runs per series per instant.
                 long_total = total[spec.long]
-                holds = False
-                if long_total and long_total >= runtime.min_events:
-                    if (long_total - good[spec.long]) / long_total / budget >= spec.factor:
-                        short_total = total[spec.short]
-                        holds = bool(short_total) and (
-                            (short_total - good[spec.short]) / short_total / budget >= spec.factor
-                        )
+                short_total = total[spec.short]
+                holds = (
+                    long_total > 0
+                    and long_total >= min_events
+                    and (long_total - good[spec.long]) * spec.den >= spec.num * long_total
+                    and short_total > 0
+                    and (short_total - good[spec.short]) * spec.den >= spec.num * short_total
+                )
                 if holds is (started[k] is None):
                     self._transition(series, k, spec, holds, at)
             if snapshot:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO, NoReturn, TextIO
+from typing import BinaryIO, NoReturn, TextIO, cast
 
 from streams import __version__
 from streams.domain.counters import PlanError
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from streams import traffic_cli
 
-    traffic_cli.add_parser(commands)
+    traffic_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     return parser
 
 

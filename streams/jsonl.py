@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +23,6 @@ class EventFile:
             gzip.GzipFile(fileobj=self._raw, mode="rb") if compressed  # type: ignore[assignment]
             else self._raw
         )
-        self._buffered = io.BufferedReader(self._stream, 1 << 20) if compressed else self._stream
 
     @property
     def position(self) -> int:
@@ -33,7 +31,7 @@ class EventFile:
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
         """(line number, line) for every non-blank line."""
-        for number, line in enumerate(self._buffered, start=1):
+        for number, line in enumerate(self._stream, start=1):
             if line.strip():
                 yield number, line
 

@@ -21,7 +21,7 @@ class Progress:
         self._last_line = self._started
         self._events = 0
         self._bytes = 0
-        self._bar: tqdm | None = None  # type: ignore[type-arg]
+        self._bar: tqdm | None = None
         self._enabled = enabled
         if enabled and stream.isatty():
             self._bar = tqdm(total=total_bytes, file=stream, unit="B", unit_scale=True,

@@ -76,7 +76,7 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
                 f"SLO {slo.name}: window {format_duration(window)} is not a multiple of the "
                 f"evaluation interval {format_duration(e)}"
             )
-        steps = int(round(window / e))
+        steps = round(window / e)
         step = max(1, int(bounds[window] // e))
         while steps % step:
             step -= 1
@@ -84,7 +84,7 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
         by_resolution.setdefault(resolution, []).append((index, steps // step))
 
     tiers = tuple(
-        TierPlan(resolution, int(round(resolution / e)), max(n for _, n in members),
+        TierPlan(resolution, round(resolution / e), max(n for _, n in members),
                  tuple(members))
         for resolution, members in sorted(by_resolution.items())
     )

@@ -189,7 +189,7 @@ class Engine:
         stats.samples += len(samples)
         if late:
             stats.late += 1
-        if self._next is None or index < self._next and self._instant is None:
+        if self._next is None or (index < self._next and self._instant is None):
             self._next = index
         if ts < self._min_ts:
             self._min_ts = ts

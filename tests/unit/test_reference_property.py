@@ -90,7 +90,8 @@ def reference(slo: Slo, events: list[dict[str, object]]) -> list[tuple[float, st
             if min(data) > instant:
                 continue
 
-            def window(length: float, data: dict[int, list[int]] = data) -> tuple[int, int]:
+            def window(length: float, data: dict[int, list[int]] = data,
+                       instant: int = instant) -> tuple[int, int]:
                 step, n = shape[plan.index(length)]
                 low = (-(-instant // step) - n) * step
                 inside = [v for i, v in data.items() if low < i <= instant]

@@ -1,0 +1,117 @@
+"""Backtest throughput and per-series memory (run by hand; figures go to docs/performance.md).
+
+    python bench/backtest.py                 # 1M events, 10 SLOs, 3 repetitions
+    python bench/backtest.py --events 200000 --repeat 1
+
+Throughput: generate request events for 5 services x 2 regions (10 SLOs: availability and
+latency per service, grouped by region), write them as JSONL, then time the whole backtest
+path in this process (read lines, decode, classify, count, evaluate, write alerts) on one core.
+Memory: tracemalloc over N series whose every bucket of every window holds data, with the
+default policy and a 30-day period, divided by N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from streams.backtest import run_backtest
+from streams.domain.evaluation import Engine, EngineSettings
+from streams.domain.slo_loader import parse_slo_text
+from streams.domain.timestamps import parse_ts
+from streams.domain.traffic import iter_jsonl, preset
+
+SERVICES = ("checkout", "search", "catalog", "payments", "auth")
+SLOS = "apiVersion: sre-streams/v1\nslos:\n" + "".join(
+    f"""  - name: {s}-availability
+    service: {s}
+    objective: 0.999
+    sli: {{availability: {{}}}}
+    group_by: [region]
+  - name: {s}-latency
+    service: {s}
+    objective: 0.99
+    sli: {{latency: {{threshold_ms: 300}}}}
+    group_by: [region]
+"""
+    for s in SERVICES
+)
+
+
+def throughput(events: int, repeat: int) -> None:
+    slo_file = parse_slo_text(SLOS)
+    rate = 100.0
+    scenario = preset("mixed", start=parse_ts("2026-11-23T00:00:00Z"), duration=events / rate,
+                      rate=rate, seed=11, services=SERVICES)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        with open(path, "wb") as out:
+            for line in iter_jsonl(scenario):
+                out.write(line)
+        size = path.stat().st_size
+        rates = []
+        for _ in range(repeat):
+            sink = io.BytesIO()
+            started = time.perf_counter()
+            result = run_backtest(slo_file, path, sink, stderr=sys.stderr, progress=False)
+            elapsed = time.perf_counter() - started
+            rates.append(result.stats.events / elapsed)
+            print(f"  run: {result.stats.events:,} events in {elapsed:.2f} s = "
+                  f"{rates[-1]:,.0f} events/s; {result.series} series, "
+                  f"{result.stats.evaluations:,} instants, {result.alerts} alerts", flush=True)
+    print(f"backtest throughput: median {statistics.median(rates):,.0f} events/s "
+          f"({result.stats.events:,} events, {size / result.stats.events:.0f} B/event, "
+          f"{len(slo_file.slos)} SLOs, {repeat} runs)")
+
+
+def memory(series: int) -> None:
+    slo_file = parse_slo_text(
+        "apiVersion: sre-streams/v1\nslos:\n  - {name: api, service: api, objective: 0.999, "
+        "window: 30d, sli: {availability: {}}, group_by: [id], max_series: 1000000}\n")
+    engine = Engine(slo_file, EngineSettings(budget_interval=None))
+    start = parse_ts("2026-11-01T00:00:00Z")
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    # One count event per series per 2 hours over 30 days fills every bucket of the 30d
+    # ring, and the newest ones fill the finer rings; counts above 256 defeat small-int caching.
+    step = 7200.0
+    ts = start
+    end = start + 30 * 86400
+    while ts <= end:
+        for n in range(series):
+            engine.ingest({"ts": ts, "slo": "api", "good": 100_000, "total": 100_007,
+                           "series": {"id": f"s{n}"}})
+        ts += step
+    for offset in range(0, 3 * 86400, 300):
+        for n in range(series):
+            engine.ingest({"ts": end + offset, "slo": "api", "good": 100_000, "total": 100_003,
+                           "series": {"id": f"s{n}"}})
+    engine.finish()
+    after = tracemalloc.take_snapshot()
+    used = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    tracemalloc.stop()
+    plan = engine.series[0].runtime.plan
+    print(f"memory per series: {used / series / 1024:.1f} KiB "
+          f"({series} series, {plan.buckets} buckets each, default policy, 30d period)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--series", type=int, default=1000)
+    args = parser.parse_args()
+    throughput(args.events, args.repeat)
+    memory(args.series)
+
+
+if __name__ == "__main__":
+    main()

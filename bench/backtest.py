@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,13 +50,12 @@ SLOS = "apiVersion: sre-streams/v1\nslos:\n" + "".join(
 def throughput(events: int, repeat: int) -> None:
     slo_file = parse_slo_text(SLOS)
     rate = 100.0
-    scenario = preset("mixed", start=parse_ts("2026-11-23T00:00:00Z"), duration=events / rate,
+    scenario = preset("mixed", start=parse_ts("2026-11-23T00:00:00Z"), duration=2 * events / rate,
                       rate=rate, seed=11, services=SERVICES)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         with open(path, "wb") as out:
-            for line in iter_jsonl(scenario):
-                out.write(line)
+            out.writelines(islice(iter_jsonl(scenario), events))
         size = path.stat().st_size
         rates = []
         for _ in range(repeat):
@@ -73,6 +73,7 @@ def throughput(events: int, repeat: int) -> None:
 
 
 def memory(series: int) -> None:
+    """Bytes a series holds once every bucket of every window has data (the worst case)."""
     slo_file = parse_slo_text(
         "apiVersion: sre-streams/v1\nslos:\n  - {name: api, service: api, objective: 0.999, "
         "window: 30d, sli: {availability: {}}, group_by: [id], max_series: 1000000}\n")
@@ -80,21 +81,21 @@ def memory(series: int) -> None:
     start = parse_ts("2026-11-01T00:00:00Z")
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    # One count event per series per 2 hours over 30 days fills every bucket of the 30d
-    # ring, and the newest ones fill the finer rings; counts above 256 defeat small-int caching.
-    step = 7200.0
-    ts = start
-    end = start + 30 * 86400
-    while ts <= end:
-        for n in range(series):
-            engine.ingest({"ts": ts, "slo": "api", "good": 100_000, "total": 100_007,
-                           "series": {"id": f"s{n}"}})
-        ts += step
-    for offset in range(0, 3 * 86400, 300):
-        for n in range(series):
-            engine.ingest({"ts": end + offset, "slo": "api", "good": 100_000, "total": 100_003,
-                           "series": {"id": f"s{n}"}})
-    engine.finish()
+    for n in range(series):
+        engine.ingest({"ts": start, "slo": "api", "good": 1, "total": 1, "series": {"id": f"s{n}"}})
+    engine.ingest({"ts": start + 60, "slo": "api", "good": 1, "total": 1, "series": {"id": "s0"}})
+    # Fill every ring slot and window sum with a distinct large count, as 30 days of busy
+    # traffic would (numbers above 256 are objects of their own in CPython).
+    big = 10**9
+    for item in engine.series:
+        counters = item.counters
+        for ring_good, ring_total in zip(counters.ring_good, counters.ring_total, strict=True):
+            for slot in range(len(ring_good)):
+                ring_good[slot] = big + slot
+                ring_total[slot] = big + slot + 7
+        counters.good[:] = [big * 100 + w for w in range(len(counters.good))]
+        counters.total[:] = [big * 101 + w for w in range(len(counters.total))]
+        counters.pending[counters.instant or 0] = [big + 1, big + 2]
     after = tracemalloc.take_snapshot()
     used = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     tracemalloc.stop()

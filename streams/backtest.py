@@ -9,7 +9,6 @@ from typing import BinaryIO, TextIO
 
 import orjson
 
-from streams.domain.classify import InvalidEvent
 from streams.domain.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo import SloFile
 from streams.domain.timestamps import format_ts
@@ -17,7 +16,7 @@ from streams.jsonl import EventFile
 from streams.progress import Progress
 
 _REPORTED_BAD_LINES = 10
-_PROGRESS_EVERY = 4096  # lines between progress updates
+_CHUNK = 4096  # events handed to the engine at a time
 
 
 @dataclass
@@ -64,7 +63,6 @@ def run_backtest(
     result = BacktestResult(stats=engine.stats)
     dumps = orjson.dumps
     loads = orjson.loads
-    ingest = engine.ingest
     source = str(events_path)
 
     def bad(number: int, reason: str, payload: bytes) -> None:
@@ -86,30 +84,62 @@ def run_backtest(
 
     with EventFile(events_path) as events:
         meter = Progress(events.size, stderr, label="backtest", enabled=progress)
-        try:
-            for number, line in events.lines():
-                result.lines = number
+        chunk: list[object] = []
+        origins: list[tuple[int, bytes | None]] = []  # line number; the line if it held one event
+        refused: list[tuple[int, str, bytes]] = []  # lines that held no event
+
+        def ingest_chunk() -> None:
+            rejects = engine.ingest_batch(chunk)
+            bad_events = [
+                (origins[i][0], reason, origins[i][1] or dumps(chunk[i])) for i, reason in rejects
+            ]
+            for number, reason, payload in sorted(refused + bad_events, key=lambda r: r[0]):
+                bad(number, reason, payload)
+            chunk.clear()
+            origins.clear()
+            refused.clear()
+            flush()
+            meter.update(events.position, engine.stats.events)
+
+        def line_by_line(first: int, lines: list[bytes]) -> None:
+            for number, line in enumerate(lines, start=first):
+                if not line.strip():
+                    continue
                 try:
                     decoded = loads(line)
                 except orjson.JSONDecodeError as exc:
-                    reason = f"invalid JSON: {exc.args[0] if exc.args else exc}"
                     engine.reject("invalid JSON")
-                    bad(number, reason, line)
+                    refused.append((number, f"invalid JSON: {exc.args[0] if exc.args else exc}", line))
                     continue
-                batch = decoded if type(decoded) is list else (decoded,)
-                if not batch:
-                    engine.reject("empty batch")
-                    bad(number, "empty batch", line)
-                    continue
-                for event in batch:
-                    try:
-                        ingest(event)
-                    except InvalidEvent as exc:
-                        bad(number, str(exc), line if len(batch) == 1 else dumps(event))
-                if engine.alerts or engine.budgets:
-                    flush()
-                if number % _PROGRESS_EVERY == 0:
-                    meter.update(events.position, engine.stats.events)
+                if type(decoded) is list:
+                    if not decoded:
+                        engine.reject("empty batch")
+                        refused.append((number, "empty batch", line))
+                        continue
+                    chunk.extend(decoded)
+                    origins.extend([(number, None)] * len(decoded))
+                else:
+                    chunk.append(decoded)
+                    origins.append((number, line))
+                if len(chunk) >= _CHUNK:
+                    ingest_chunk()
+
+        try:
+            for first, lines in events.blocks():
+                result.lines = first + len(lines) - 1
+                try:
+                    decoded = [loads(line) for line in lines]
+                except orjson.JSONDecodeError:
+                    decoded = None
+                if decoded is not None and all(type(item) is dict for item in decoded):
+                    # The common case: one event a line, every line valid JSON.
+                    ingest_chunk()
+                    chunk.extend(decoded)
+                    origins.extend(zip(range(first, first + len(lines)), lines, strict=True))
+                    ingest_chunk()
+                else:
+                    line_by_line(first, lines)
+            ingest_chunk()
             engine.finish()
             flush()
         finally:

@@ -35,6 +35,22 @@ class EventFile:
             if line.strip():
                 yield number, line
 
+    def blocks(self, size: int = 1 << 22) -> Iterator[tuple[int, list[bytes]]]:
+        """(number of the first line, lines) in blocks of about `size` bytes; blank lines kept."""
+        number = 1
+        rest = b""
+        while True:
+            data = self._stream.read(size)
+            if not data:
+                break
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            if lines:
+                yield number, lines
+                number += len(lines)
+        if rest:
+            yield number, [rest]
+
     def close(self) -> None:
         self._stream.close()
         self._raw.close()

@@ -10,14 +10,20 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from streams.domain.alerts import alert_event, alert_id, bad_ratio_threshold, burn_rate, sli
 from streams.domain.classify import Classifier, InvalidEvent, SeriesKey
-from streams.domain.counters import CounterPlan, Placement, SeriesCounters, plan_for
+from streams.domain.columns import ColumnClassifier, RouteColumns
+from streams.domain.counters import CounterPlan, SeriesCounters, plan_for
 from streams.domain.durations import format_duration
 from streams.domain.slo import AlertRule, Slo, SloFile
 from streams.domain.timestamps import format_ts
+
+_COLUMNAR_MIN = 64  # smaller batches are cheaper event by event
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,8 @@ class Engine:
             else round(self.settings.budget_interval / self._e)
         )
         self._classifier = Classifier(slo_file.slos)
+        self._columns = ColumnClassifier(slo_file.slos)
+        self.columnar_min = _COLUMNAR_MIN
         self._runtimes = [
             _SloRuntime(slo, i, plan_for(slo, self._e)) for i, slo in enumerate(slo_file.slos)
         ]
@@ -157,38 +165,40 @@ class Engine:
         except InvalidEvent as exc:
             stats.dead_letters[str(exc)] += 1
             raise
-        if not samples:
-            stats.unmatched += 1
-            return
         if not_after is not None and ts > not_after:
             self._reject("timestamp in the future")
         index = math.ceil(ts / self._e)
-        instant = self._instant
-        runtimes = self._runtimes
-        if instant is not None and index <= instant:
-            for sample in samples:
-                if not runtimes[sample[0]].plan.holds(index, instant):
-                    self._reject("too old")
-        late = False
-        for position, key, good, total in samples:
-            runtime = runtimes[position]
-            series = runtime.series.get(key)
-            if series is None:
-                series = self._new_series(runtime, key)
-            counters = series.counters
-            if counters.instant is None or index > counters.instant:
-                # Inlined SeriesCounters.add: this is the per-event path.
-                slot = counters.pending.get(index)
-                if slot is None:
-                    counters.pending[index] = [good, total]
-                else:
-                    slot[0] += good
-                    slot[1] += total
-            elif counters.add(index, good, total) is Placement.LATE:
-                late = True
-        stats.samples += len(samples)
-        if late:
-            stats.late += 1
+        if samples:
+            instant = self._instant
+            runtimes = self._runtimes
+            if instant is not None and index <= instant:
+                for sample in samples:
+                    if not runtimes[sample[0]].plan.holds(index, instant):
+                        self._reject("too old")
+                for position, key, good, total in samples:
+                    self._series_for(runtimes[position], key).counters.add(index, good, total)
+                stats.late += 1
+            else:
+                for position, key, good, total in samples:
+                    runtime = runtimes[position]
+                    series = runtime.series.get(key)
+                    if series is None:
+                        series = self._new_series(runtime, key)
+                    # SeriesCounters.add inlined: this is the per-event path.
+                    pending = series.counters.pending
+                    slot = pending.get(index)
+                    if slot is None:
+                        pending[index] = [good, total]
+                    else:
+                        slot[0] += good
+                        slot[1] += total
+            stats.samples += len(samples)
+        else:
+            stats.unmatched += 1
+        self._observe(ts, index)
+
+    def _observe(self, ts: float, index: int) -> None:
+        """Move event time forward with a valid event; evaluate what the watermark passed."""
         if self._next is None or (index < self._next and self._instant is None):
             self._next = index
         if ts < self._min_ts:
@@ -197,6 +207,120 @@ class Engine:
             self._max_ts = ts
             if (ts - self._lateness) >= self._next * self._e:
                 self.advance(ts - self._lateness)
+
+    def _series_for(self, runtime: _SloRuntime, key: SeriesKey) -> Series:
+        """The series of `key`, started at the last instant (for data at or before it)."""
+        series = runtime.series.get(key)
+        if series is None:
+            series = self._new_series(runtime, key)
+        if series.counters.instant is None and self._instant is not None:
+            series.counters.start(self._instant)
+        return series
+
+    def ingest_batch(self, events: Sequence[object],
+                     not_after: float | None = None) -> list[tuple[int, str]]:
+        """Ingest events in order, with exactly the effect of `ingest` on each in turn.
+
+        Returns `(position, reason)` for each event rejected. Batches of plain request
+        events are classified column-wise (see streams.domain.columns); the rest, and
+        everything until the first evaluation, take the per-event path.
+        """
+        columns = self._columns.classify(events) if len(events) >= self.columnar_min else None
+        if columns is None or (not_after is not None and float(columns.ts.max()) > not_after):
+            return self._ingest_each(events, 0, not_after)
+        ts = columns.ts
+        e = self._e
+        index = np.ceil(ts / e).astype(np.int64)
+        watermarks = np.maximum.accumulate(ts) - self._lateness
+        rejected: list[tuple[int, str]] = []
+        cursor, n = 0, len(events)
+        while cursor < n:
+            if self._instant is None or self._next is None:
+                # Before the first evaluation the start instant can still move back.
+                rejected += self._ingest_each(events, cursor, not_after, stop=cursor + 1)
+                cursor += 1
+                continue
+            crossing = int(np.searchsorted(watermarks, self._next * e, side="left"))
+            last = min(max(crossing, cursor), n - 1)
+            if not self._apply_rows(columns.routes, columns.matched, index, cursor, last):
+                return rejected + self._ingest_each(events, cursor, not_after)
+            chunk = ts[cursor:last + 1]
+            low, high = float(chunk.min()), float(chunk.max())
+            self._min_ts = min(self._min_ts, low)
+            if high > self._max_ts:
+                self._max_ts = high
+                if (high - self._lateness) >= self._next * e:
+                    self.advance(high - self._lateness)
+            cursor = last + 1
+        return rejected
+
+    def _ingest_each(self, events: Sequence[object], start: int, not_after: float | None,
+                     stop: int | None = None) -> list[tuple[int, str]]:
+        rejected: list[tuple[int, str]] = []
+        for position in range(start, len(events) if stop is None else stop):
+            try:
+                self.ingest(events[position], not_after)
+            except InvalidEvent as exc:
+                rejected.append((position, str(exc)))
+        return rejected
+
+    def _apply_rows(self, routes: list[RouteColumns], matched: np.ndarray, index: np.ndarray,
+                    first: int, last: int) -> bool:
+        """Count rows first..last (no evaluation falls between them); False if one is too old."""
+        instant = self._instant
+        assert instant is not None
+        slices = []
+        for route in routes:
+            lo = int(np.searchsorted(route.rows, first, side="left"))
+            hi = int(np.searchsorted(route.rows, last, side="right"))
+            if lo == hi:
+                continue
+            indices = index[route.rows[lo:hi]]
+            oldest = int(indices.min())
+            if oldest <= instant and not self._runtimes[route.position].plan.holds(oldest, instant):
+                return False
+            slices.append((route, lo, hi, indices))
+        stats = self.stats
+        for route, lo, hi, indices in slices:
+            runtime = self._runtimes[route.position]
+            codes = route.codes[lo:hi]
+            known = [runtime.series.get(key) for key in route.series]
+            if None in known:
+                # Create new series in order of first appearance, as event by event would.
+                order, firsts = np.unique(codes, return_index=True)
+                for code in order[np.argsort(firsts)].tolist():
+                    if known[code] is None:
+                        known[code] = self._new_series(runtime, route.series[code])
+            if int(indices.min()) <= instant:
+                for code in np.unique(codes[indices <= instant]).tolist():
+                    counters = known[code].counters  # type: ignore[union-attr,unused-ignore]
+                    if counters.instant is None:
+                        counters.start(instant)
+            base = int(indices.min())
+            span = int(indices.max()) - base + 1
+            keys = codes * span + (indices - base)
+            good = route.good[lo:hi]
+            if len(route.series) * span <= 4 * len(keys) + 64:
+                totals = np.bincount(keys)
+                present = np.flatnonzero(totals)
+                goods = np.bincount(keys, weights=good)[present].astype(np.int64).tolist()
+                counts = totals[present].tolist()
+                cells = present.tolist()
+            else:
+                unique, inverse = np.unique(keys, return_inverse=True)
+                goods = np.bincount(inverse, weights=good).astype(np.int64).tolist()
+                counts = np.bincount(inverse).tolist()
+                cells = unique.tolist()
+            for cell, good_count, total in zip(cells, goods, counts, strict=True):
+                code, offset = divmod(cell, span)
+                known[code].counters.add(base + offset, good_count, total)  # type: ignore[union-attr]
+            stats.samples += hi - lo
+        rows = matched[first:last + 1]
+        hits = int(rows.sum())
+        stats.events += last + 1 - first
+        stats.unmatched += len(rows) - hits
+        stats.late += int((rows & (index[first:last + 1] <= instant)).sum())
+        return True
 
     def reject(self, reason: str) -> None:
         """Count an event that failed before decoding (bad JSON, oversized)."""
@@ -214,9 +338,9 @@ class Engine:
             existing = runtime.series.get(key)
             if existing is not None:
                 return existing
+        # Not started here: a series joins the evaluations at the instant before its first
+        # data, so when it was created (which depends on arrival order) never shows.
         series = Series(runtime, key)
-        if self._instant is not None:
-            series.counters.start(self._instant)
         runtime.series[key] = series
         position = bisect.bisect(self._series_keys, series.sort_key())
         self._series_keys.insert(position, series.sort_key())

@@ -14,7 +14,10 @@ class TimestampError(ValueError):
 def parse_ts(value: object) -> float:
     """Epoch seconds from an int/float or an RFC 3339 string (naive strings are UTC)."""
     if isinstance(value, float | int) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise TimestampError("ts is not a finite number") from None
         if not math.isfinite(seconds):
             raise TimestampError("ts is not a finite number")
         return seconds

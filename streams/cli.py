@@ -9,12 +9,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO, cast
 
+from aiokafka.errors import KafkaError
+
 from streams import __version__
 from streams.domain.counters import PlanError
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
 from streams.domain.slo_loader import SloFileError, load_slo_file
-from streams.settings import SettingsError, duration_setting, from_env
+from streams.settings import Settings, SettingsError, duration_setting, from_env
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
     validate = slo_commands.add_parser("validate", help="check an SLO file, naming every problem")
     validate.add_argument("file", help="SLO file (YAML)")
 
+    worker = commands.add_parser(
+        "worker", help="run the Faust worker (all agents); Faust's worker options pass through",
+        description="Run the stream processor. Options other than these go to Faust's worker "
+                    "(e.g. -l info, --web-port).")
+    worker.add_argument("--slos", help="SLO file (default: $SRE_SLOS)")
+    worker.add_argument("--broker", help="Kafka URL, kafka://host:port (default: $SRE_BROKER)")
+
+    demo = commands.add_parser(
+        "demo", help="bundled broker + worker + live traffic with an outage, shown live",
+        description="With no broker configured, start the bundled local broker, a worker and "
+                    "a traffic generator that injects an outage; show burn rates, budgets and "
+                    "alerts live. Ctrl-C stops everything.")
+    demo.add_argument("--duration", help="stop by itself after this long (default: run until Ctrl-C)")
+    demo.add_argument("--keep-logs", action="store_true", help="keep the broker and worker logs")
+
+    produce = commands.add_parser("produce", help="publish a JSONL file of events to the requests topic")
+    produce.add_argument("--events", required=True, help="JSONL file (.gz allowed)")
+    produce.add_argument("--broker", help="Kafka URL (default: $SRE_BROKER)")
+    produce.add_argument("--slos", help="SLO file, to key count events by their SLO's service")
+    produce.add_argument("--batch", type=int, default=1,
+                         help="pack up to N events of one key into a JSON array per message")
+    produce.add_argument("--quiet", action="store_true", help="no progress")
+
+    tail = commands.add_parser("tail", help="follow an output topic")
+    tail.add_argument("topic", help="alerts, budgets, dead-letter, incidents, or a topic name")
+    tail.add_argument("--broker", help="Kafka URL (default: $SRE_BROKER)")
+    tail.add_argument("--json", action="store_true", help="print the messages as JSON lines")
+    tail.add_argument("--new", action="store_true", help="only messages published from now on")
+    tail.add_argument("--max", type=int, help="stop after this many messages")
+    tail.add_argument("--timeout", help="stop after this long")
+
     from streams import traffic_cli
 
     traffic_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
@@ -67,7 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
     """Run one command; returns the exit code."""
     try:
+        if argv and argv[0] == "worker":
+            args, passthrough = build_parser().parse_known_args(argv)
+            return _worker(args, passthrough, stderr)
         args = build_parser().parse_args(argv)
+        if args.command == "demo":
+            return _demo(args, stderr)
+        if args.command == "produce":
+            return _produce(args, stdout, stderr)
+        if args.command == "tail":
+            return _tail(args, stdout, stderr)
         if args.command == "backtest":
             return _backtest(args, stdout, stderr)
         if args.command == "slo":
@@ -82,6 +124,9 @@ def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
     except KeyboardInterrupt:
         print("sre-streams: interrupted", file=stderr)
         return 130
+    except SettingsError as exc:
+        print(f"sre-streams: error: {exc}", file=stderr)
+        return EXIT_USAGE
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -155,6 +200,105 @@ def _backtest(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int
             return EXIT_FAILURE
     if not args.quiet:
         print(summary(result, str(events)), file=stderr)
+    return EXIT_OK
+
+
+def _settings(overrides: dict[str, object], prog: str) -> Settings:
+    try:
+        return Settings.load(overrides)
+    except SettingsError as exc:
+        raise UsageError(f"{prog}: error: {exc}") from None
+
+
+def _worker(args: argparse.Namespace, passthrough: list[str], stderr: TextIO) -> int:
+    prog = "sre-streams worker"
+    settings = _settings({"slos": args.slos, "broker": args.broker}, prog)
+    _load_slos(settings.slos, prog)  # refuse to start on a bad file
+    from streams.app import create_app
+
+    app = create_app(settings)
+    sys.argv = ["sre-streams", "worker", *passthrough]
+    try:
+        app.main()
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_FAILURE
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, stderr: TextIO) -> int:
+    from streams.demo import run_demo
+    from streams.local_broker import BrokerError
+
+    prog = "sre-streams demo"
+    embedded = from_env("broker") is None
+    settings = _settings({}, prog)
+    try:
+        duration = duration_setting(args.duration, "demo_duration", 0.0) if args.duration else None
+    except SettingsError as exc:
+        raise UsageError(f"{prog}: error: {exc}") from None
+    try:
+        return run_demo(settings, embedded=embedded, out=sys.stdout, duration=duration,
+                        keep=args.keep_logs)
+    except BrokerError as exc:
+        print(f"{prog}: error: {exc}", file=stderr)
+        return EXIT_FAILURE
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc}", file=stderr)
+        return EXIT_FAILURE
+
+
+def _produce(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
+    import asyncio
+
+    from streams.kafka_io import produce
+
+    prog = "sre-streams produce"
+    settings = _settings({"broker": args.broker, "slos": args.slos}, prog)
+    slos = _load_slos(settings.slos, prog) if settings.slos else None
+    events = Path(args.events)
+    if not events.is_file():
+        raise UsageError(f"{prog}: error: cannot read events file {events}")
+    try:
+        sent = asyncio.run(produce(settings, events, slos=slos, stderr=stderr,
+                                   progress=not args.quiet, batch=args.batch))
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        return EXIT_FAILURE
+    if not args.quiet:
+        print(f"produce: {sent:,} messages to {settings.topics.requests}", file=stderr)
+    return EXIT_OK
+
+
+def _tail(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
+    import asyncio
+
+    import orjson
+
+    from streams.kafka_io import render, tail, topic_name
+
+    prog = "sre-streams tail"
+    settings = _settings({"broker": args.broker}, prog)
+    try:
+        timeout = duration_setting(args.timeout, "tail_timeout", 0.0) if args.timeout else None
+    except SettingsError as exc:
+        raise UsageError(f"{prog}: error: {exc}") from None
+
+    def emit(value: bytes) -> None:
+        if args.json:
+            stdout.write(value.rstrip(b"\n") + b"\n")
+        else:
+            try:
+                stdout.write(render(orjson.loads(value)).encode() + b"\n")
+            except orjson.JSONDecodeError:
+                stdout.write(value + b"\n")
+        stdout.flush()
+
+    try:
+        asyncio.run(tail(settings, topic_name(settings, args.topic), emit,
+                         from_beginning=not args.new, limit=args.max, timeout=timeout))
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

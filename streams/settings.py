@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 from streams.domain.durations import DurationError, parse_duration
 
@@ -34,3 +35,105 @@ def duration_setting(flag: str | None, name: str, default: float,
     except DurationError as exc:
         source = f"--{name.replace('_', '-')}" if flag is not None else ENV_PREFIX + name.upper()
         raise SettingsError(f"{source}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    requests: str
+    deploys: str
+    commands: str
+    alerts: str
+    incidents: str
+    budgets: str
+    dead_letter: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(*(prefix + name for name in (
+            "requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter")))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the worker, demo, produce and tail need; validated once, here."""
+
+    broker: str = "kafka://localhost:9092"
+    slos: str | None = None
+    app_id: str = "sre-streams"
+    topic_prefix: str = "sre."
+    partitions: int = 4
+    lateness: float = 5.0
+    eval_interval: float = 10.0
+    budget_interval: float = 60.0
+    idle_timeout: float = 10.0
+    max_future: float = 300.0
+    max_message_bytes: int = 1 << 20
+    batch_size: int = 5000
+    data_dir: str = "./sre-streams-data"
+    web_port: int = 6066
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port list for aiokafka, from the Faust-style `kafka://host:port;host:port` URL."""
+        return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";"))
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, object] | None = None,
+             environ: Mapping[str, str] | None = None) -> Settings:
+        """Flags (`overrides`, None values ignored), then SRE_* variables, then defaults."""
+        values: dict[str, object] = {}
+        flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+        for item in fields(cls):
+            raw = flags.get(item.name, from_env(item.name, environ))
+            if raw is None:
+                continue
+            where = (f"--{item.name.replace('_', '-')}" if item.name in flags
+                     else ENV_PREFIX + item.name.upper())
+            values[item.name] = _convert(item.name, raw, cls.__dataclass_fields__[item.name].default,
+                                         where)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not self.broker.strip():
+            raise SettingsError("broker: must not be empty")
+        if self.partitions < 1:
+            raise SettingsError("partitions: must be >= 1")
+        if self.security_protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
+            raise SettingsError("security_protocol: must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+        if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
+            raise SettingsError("sasl_mechanism needs sasl_username and sasl_password")
+
+
+_DURATIONS = {"lateness", "eval_interval", "budget_interval", "idle_timeout", "max_future"}
+
+
+def _convert(name: str, raw: object, default: object, where: str) -> object:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return raw
+    text = str(raw)
+    if name in _DURATIONS:
+        if name == "lateness" and text.strip() in {"0", "0s"}:
+            return 0.0
+        try:
+            return parse_duration(text)
+        except DurationError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(f"{where}: expected an integer, got {text!r}") from None
+    return text

@@ -213,9 +213,19 @@ class Engine:
         series = runtime.series.get(key)
         if series is None:
             series = self._new_series(runtime, key)
-        if series.counters.instant is None and self._instant is not None:
-            series.counters.start(self._instant)
+        self._catch_up(series)
         return series
+
+    def _catch_up(self, series: Series) -> None:
+        """Bring a series that was never started, or sleeps, to the last instant."""
+        instant = self._instant
+        if instant is None:
+            return
+        counters = series.counters
+        if counters.instant is None:
+            counters.start(instant)
+        elif counters.instant < instant:
+            counters.advance(instant)  # a sleeping series has nothing pending
 
     def ingest_batch(self, events: Sequence[object],
                      not_after: float | None = None) -> list[tuple[int, str]]:
@@ -293,9 +303,7 @@ class Engine:
                         known[code] = self._new_series(runtime, route.series[code])
             if int(indices.min()) <= instant:
                 for code in np.unique(codes[indices <= instant]).tolist():
-                    counters = known[code].counters  # type: ignore[union-attr,unused-ignore]
-                    if counters.instant is None:
-                        counters.start(instant)
+                    self._catch_up(known[code])
             base = int(indices.min())
             span = int(indices.max()) - base + 1
             keys = codes * span + (indices - base)
@@ -374,6 +382,11 @@ class Engine:
                 if first is None or first > instant:
                     continue
                 counters.start(instant - 1)
+            elif not counters.pending and not any(counters.total):
+                # Nothing in any window and nothing waiting: nothing can fire or change, so
+                # the series sleeps (no evaluation, no snapshot) until data comes; `_catch_up`
+                # moves its rings on if that data is late.
+                continue
             counters.advance(instant)
             runtime = series.runtime
             good = counters.good

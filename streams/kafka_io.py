@@ -1,0 +1,180 @@
+"""`produce` and `tail`: publishing event files and following output topics with aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.domain.slo import SloFile
+from streams.domain.timestamps import parse_ts
+from streams.jsonl import EventFile
+from streams.progress import Progress
+from streams.settings import Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka connection options (bootstrap and security) from the settings."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.bootstrap,
+                               "security_protocol": settings.security_protocol}
+    if settings.sasl_mechanism:
+        options.update(sasl_mechanism=settings.sasl_mechanism,
+                       sasl_plain_username=settings.sasl_username,
+                       sasl_plain_password=settings.sasl_password)
+    if settings.security_protocol in {"SSL", "SASL_SSL"}:
+        import ssl
+
+        context = ssl.create_default_context(cafile=settings.ssl_cafile)
+        if settings.ssl_certfile:
+            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+        options["ssl_context"] = context
+    return options
+
+
+async def ensure_topics(settings: Settings, names: list[str]) -> None:
+    """Create topics that do not exist yet, with the configured partition count."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, settings.partitions, 1) for name in names if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def event_key(event: object, slo_services: dict[str, str]) -> bytes | None:
+    """The partitioning key: the service (a count event's SLO's service), so a series stays
+    on one partition."""
+    if isinstance(event, list):
+        event = event[0] if event else None
+    if not isinstance(event, dict):
+        return None
+    service = event.get("service")
+    if service is None and isinstance(event.get("slo"), str):
+        service = slo_services.get(event["slo"], event["slo"])
+    return str(service).encode() if service is not None else None
+
+
+async def produce(settings: Settings, path: Path, *, slos: SloFile | None, stderr: TextIO,
+                  progress: bool = True, batch: int = 1) -> int:
+    """Publish every line of a JSONL file to the requests topic; returns messages sent."""
+    services = {slo.name: slo.service for slo in slos.slos} if slos else {}
+    topic = settings.topics.requests
+    await ensure_topics(settings, [topic])
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5,
+                                max_request_size=settings.max_message_bytes + 1024)
+    await producer.start()
+    sent = 0
+    events_seen = 0
+    try:
+        with EventFile(path) as events:
+            meter = Progress(events.size, stderr, label="produce", enabled=progress)
+            pending: dict[bytes | None, list[bytes]] = {}
+            try:
+                for _, lines in events.blocks():
+                    for line in lines:
+                        if not line.strip():
+                            continue
+                        events_seen += 1
+                        try:
+                            key = event_key(orjson.loads(line), services)
+                        except orjson.JSONDecodeError:
+                            key = None  # sent as is: the worker dead-letters it
+                        if batch <= 1:
+                            await producer.send(topic, line, key=key)
+                            sent += 1
+                            continue
+                        group = pending.setdefault(key, [])
+                        group.append(line)
+                        if len(group) >= batch:
+                            await producer.send(topic, b"[" + b",".join(group) + b"]", key=key)
+                            sent += 1
+                            group.clear()
+                    meter.update(events.position, events_seen)
+                for key, group in pending.items():
+                    if group:
+                        await producer.send(topic, b"[" + b",".join(group) + b"]", key=key)
+                        sent += 1
+                await producer.flush()
+            finally:
+                meter.close()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def render_alert(alert: dict[str, Any]) -> str:
+    series = ",".join(f"{k}={v}" for k, v in alert.get("series", {}).items())
+    where = f"{alert.get('slo')}{{{series}}}"
+    if alert.get("status") == "firing":
+        return (f"{alert.get('at')}  FIRING   {alert.get('severity', ''):<6} {where} {alert.get('rule')}"
+                f"  burn {alert.get('burn_rate_long', 0):.1f}x/{alert.get('long_window')} "
+                f"{alert.get('burn_rate_short', 0):.1f}x/{alert.get('short_window')}"
+                f"  budget {100 * alert.get('error_budget_remaining', 0):.1f}%")
+    return f"{alert.get('at')}  resolved {alert.get('severity', ''):<6} {where} {alert.get('rule')}"
+
+
+def render(message: dict[str, Any]) -> str:
+    """One human line for an output message."""
+    kind = message.get("kind")
+    if kind == "alert":
+        return render_alert(message)
+    if kind == "budget":
+        series = ",".join(f"{k}={v}" for k, v in message.get("series", {}).items())
+        return (f"{message.get('at')}  budget   {message.get('slo')}{{{series}}} "
+                f"sli {message.get('sli', 1):.5f}  remaining "
+                f"{100 * message.get('error_budget_remaining', 0):.1f}%  "
+                f"firing {','.join(message.get('firing', [])) or '-'}")
+    if kind == "dead-letter":
+        return (f"dead-letter {message.get('topic')}[{message.get('partition')}]@"
+                f"{message.get('offset')}: {message.get('reason')}")
+    return orjson.dumps(message).decode()
+
+
+def topic_name(settings: Settings, name: str) -> str:
+    """Accept `alerts` as well as `sre.alerts`."""
+    short = {"alerts": settings.topics.alerts, "budgets": settings.topics.budgets,
+             "dead-letter": settings.topics.dead_letter, "incidents": settings.topics.incidents,
+             "requests": settings.topics.requests}
+    return short.get(name, name)
+
+
+async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
+               from_beginning: bool = True, limit: int | None = None,
+               timeout: float | None = None) -> int:
+    """Follow a topic, calling `emit` with each message value; returns messages seen."""
+    consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
+                                auto_offset_reset="earliest" if from_beginning else "latest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    seen = 0
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    try:
+        while limit is None or seen < limit:
+            if deadline is not None and loop.time() >= deadline:
+                break
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                for message in messages:
+                    if message.value is not None:
+                        emit(message.value)
+                        seen += 1
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def sort_key(message: dict[str, Any]) -> tuple[float, str]:
+    at = message.get("at")
+    return (parse_ts(at) if isinstance(at, str) else 0.0, str(message.get("id", "")))

@@ -50,6 +50,7 @@ class View:
     alerts: list[str] = field(default_factory=list)
     firing: set[str] = field(default_factory=set)
     outage: str = ""
+    outage_at: float | None = None  # wall-clock start of the injected outage
 
     def on_message(self, value: bytes) -> None:
         message = orjson.loads(value)
@@ -100,6 +101,7 @@ def _history(slo_file: SloFile, end: float, rate: float) -> Iterator[dict[str, A
 
 async def _traffic(settings: Settings, view: View, stop: asyncio.Event) -> None:
     now = time.time()
+    view.outage_at = now + OUTAGE_AFTER
     rate = 150.0
     producer = AIOKafkaProducer(**client_options(settings), linger_ms=20)
     await producer.start()
@@ -181,8 +183,7 @@ async def _screen(view: View, out: TextIO, stop: asyncio.Event, tty: bool) -> No
     last = ""
     shown_alerts = 0
     while not stop.is_set():
-        outage_at = view.started + OUTAGE_AFTER
-        remaining = outage_at - time.monotonic()
+        remaining = (view.outage_at or time.time() + OUTAGE_AFTER) - time.time()
         if remaining > 0:
             view.outage = f"outage of checkout/eu in {remaining:.0f} s"
         elif remaining > -OUTAGE_FOR:
@@ -260,7 +261,7 @@ async def _main(settings: Settings, out: TextIO, duration: float | None, tty: bo
                 worker: subprocess.Popen[bytes]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     view = View()
     tasks = [asyncio.create_task(coro) for coro in (

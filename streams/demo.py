@@ -226,9 +226,17 @@ def _stop_worker(process: subprocess.Popen[bytes]) -> None:
         process.wait(5)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float | None,
              keep: bool = False) -> int:
     """Run the demo until Ctrl-C, SIGTERM or `duration` seconds; 0 when stopped cleanly."""
+    # Until the event loop takes over the signals, SIGTERM and SIGHUP interrupt like Ctrl-C,
+    # so the cleanup below always runs.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="sre-streams-demo-"))
     broker: LocalBroker | None = None
     worker: subprocess.Popen[bytes] | None = None

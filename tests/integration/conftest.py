@@ -64,8 +64,11 @@ class Live:
         deadline = time.monotonic() + timeout
         while True:
             messages: list[dict[str, object]] = []
-            asyncio.run(tail(self.settings, topic, lambda v: messages.append(orjson.loads(v)),
-                             timeout=2.0))
+
+            def keep(value: bytes, messages: list[dict[str, object]] = messages) -> None:
+                messages.append(orjson.loads(value))
+
+            asyncio.run(tail(self.settings, topic, keep, timeout=2.0))
             if until(messages) or time.monotonic() > deadline:
                 return messages
             for worker in self.workers:

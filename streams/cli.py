@@ -217,6 +217,8 @@ def _worker(args: argparse.Namespace, passthrough: list[str], stderr: TextIO) ->
     from streams.app import create_app
 
     app = create_app(settings)
+    if not any(arg.startswith(("--with-web", "--web-port", "--without-web")) for arg in passthrough):
+        passthrough = ["--without-web", *passthrough]  # no HTTP API yet: bind no port
     sys.argv = ["sre-streams", "worker", *passthrough]
     try:
         app.main()

@@ -143,3 +143,44 @@ def test_an_alert_resolves_when_traffic_stops(live_factory: Callable[..., Live],
     resolved_at = parse_ts(alerts[1]["at"])
     # Resolved by the clock once the 30 s short window emptied of the outage.
     assert stopped < resolved_at <= stopped + 30 + 10
+
+
+def test_two_workers_split_the_partitions_and_together_equal_one(
+    live_factory: Callable[..., Live], tmp_path: Path
+) -> None:
+    events = tmp_path / "mixed.jsonl"
+    scenario = preset("mixed", start=parse_ts("2026-11-23T00:00:00Z"), duration=2 * 3600,
+                      rate=25, seed=9)
+    events.write_bytes(b"".join(iter_jsonl(scenario)))
+    live = live_factory(SLOS)
+    backtest = tmp_path / "backtest.jsonl"
+    done = live.cli("backtest", "--quiet", "--slos", str(SLOS), "--events", str(events),
+                    "--out", str(backtest))
+    assert done.returncode == 0, done.stderr
+    expected = sorted((orjson.loads(line) for line in backtest.read_bytes().splitlines()), key=key)
+    last_ts = max(orjson.loads(line)["ts"] for line in events.read_bytes().splitlines())
+
+    live.start_worker("w1")
+    live.start_worker("w2")
+    # Produce only once both members hold partitions: the split, not a rebalance, is tested.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        logs = [(tmp_path / f"{name}.log").read_text(errors="replace") for name in ("w1", "w2")]
+        if all("requests" in log.rsplit("Setting newly assigned partitions", 1)[-1]
+               and "Worker ready" in log for log in logs) and all(
+                   log.count("Setting newly assigned partitions") >= 1 for log in logs):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the two workers did not both get partitions:\n" + live.logs())
+    time.sleep(3)
+    sent = live.cli("produce", "--events", str(events), "--batch", "50", "--quiet")
+    assert sent.returncode == 0, sent.stderr
+
+    def complete(alerts: list[dict[str, object]]) -> bool:
+        return len([a for a in alerts if parse_ts(a["at"]) <= last_ts]) >= len(expected)
+
+    alerts = live.collect(live.settings.topics.alerts, complete, timeout=180)
+    within = sorted((a for a in alerts if parse_ts(a["at"]) <= last_ts), key=key)
+    assert within == expected, live.logs()
+    assert len({a["series"].get("region") for a in expected}) >= 1  # type: ignore[attr-defined]

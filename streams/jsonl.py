@@ -29,12 +29,6 @@ class EventFile:
         """Bytes of the file (compressed, if it is) read so far."""
         return self._raw.tell()
 
-    def lines(self) -> Iterator[tuple[int, bytes]]:
-        """(line number, line) for every non-blank line."""
-        for number, line in enumerate(self._stream, start=1):
-            if line.strip():
-                yield number, line
-
     def blocks(self, size: int = 1 << 22) -> Iterator[tuple[int, list[bytes]]]:
         """(number of the first line, lines) in blocks of about `size` bytes; blank lines kept."""
         number = 1

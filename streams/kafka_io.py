@@ -14,7 +14,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.domain.slo import SloFile
-from streams.domain.timestamps import parse_ts
 from streams.jsonl import EventFile
 from streams.progress import Progress
 from streams.settings import Settings
@@ -174,7 +173,3 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
         await consumer.stop()
     return seen
 
-
-def sort_key(message: dict[str, Any]) -> tuple[float, str]:
-    at = message.get("at")
-    return (parse_ts(at) if isinstance(at, str) else 0.0, str(message.get("id", "")))

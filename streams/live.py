@@ -26,11 +26,6 @@ class Output:
     budgets: list[dict[str, object]] = field(default_factory=list)
     dead_letters: list[dict[str, object]] = field(default_factory=list)
 
-    def extend(self, other: Output) -> None:
-        self.alerts += other.alerts
-        self.budgets += other.budgets
-        self.dead_letters += other.dead_letters
-
 
 def dead_letter(reason: str, topic: str, partition: int, offset: int,
                 payload: bytes) -> dict[str, object]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams.domain.alerts import alert_event, alert_id, bad_ratio_threshold, burn_rate, sli
-from streams.domain.classify import Classifier, InvalidEvent, SeriesKey
+from streams.domain.classify import OTHER, Classifier, InvalidEvent, SeriesKey
 from streams.domain.columns import ColumnClassifier, RouteColumns
 from streams.domain.counters import CounterPlan, SeriesCounters, plan_for
 from streams.domain.durations import format_duration
@@ -342,7 +342,7 @@ class Engine:
     def _new_series(self, runtime: _SloRuntime, key: SeriesKey) -> Series:
         slo = runtime.slo
         if len(runtime.series) >= slo.max_series and slo.group_by:
-            key = tuple("__other__" for _ in slo.group_by)
+            key = tuple(OTHER for _ in slo.group_by)
             existing = runtime.series.get(key)
             if existing is not None:
                 return existing
@@ -382,7 +382,7 @@ class Engine:
                 if first is None or first > instant:
                     continue
                 counters.start(instant - 1)
-            elif not counters.pending and not any(counters.total):
+            elif counters.idle:
                 # Nothing in any window and nothing waiting: nothing can fire or change, so
                 # the series sleeps (no evaluation, no snapshot) until data comes; `_catch_up`
                 # moves its rings on if that data is late.

@@ -102,11 +102,6 @@ class Slo:
     def window_label(self) -> str:
         return format_duration(self.window)
 
-    @property
-    def error_budget(self) -> float:
-        """The allowed bad fraction, `1 - objective`."""
-        return 1.0 - self.objective
-
     def windows(self) -> tuple[float, ...]:
         """Every window length the SLO reads: the rules' long and short windows and the period."""
         lengths = {self.window}
@@ -120,9 +115,3 @@ class Slo:
 class SloFile:
     slos: tuple[Slo, ...]
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
-
-    def by_name(self, name: str) -> Slo | None:
-        for slo in self.slos:
-            if slo.name == name:
-                return slo
-        return None

@@ -173,7 +173,6 @@ def test_two_workers_split_the_partitions_and_together_equal_one(
         time.sleep(1)
     else:
         pytest.fail("the two workers did not both get partitions:\n" + live.logs())
-    time.sleep(3)
     sent = live.cli("produce", "--events", str(events), "--batch", "50", "--quiet")
     assert sent.returncode == 0, sent.stderr
 

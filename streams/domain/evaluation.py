@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -129,6 +130,7 @@ class Engine:
         self.stats = EngineStats()
         self.alerts: list[dict[str, object]] = []
         self.budgets: list[dict[str, object]] = []
+        self._dirty: set[Series] = set()  # changed since the last checkpoint
 
     # -- input -------------------------------------------------------------------------
 
@@ -176,7 +178,9 @@ class Engine:
                     if not runtimes[sample[0]].plan.holds(index, instant):
                         self._reject("too old")
                 for position, key, good, total in samples:
-                    self._series_for(runtimes[position], key).counters.add(index, good, total)
+                    late = self._series_for(runtimes[position], key)
+                    late.counters.add(index, good, total)
+                    self._dirty.add(late)
                 stats.late += 1
             else:
                 for position, key, good, total in samples:
@@ -184,6 +188,7 @@ class Engine:
                     series = runtime.series.get(key)
                     if series is None:
                         series = self._new_series(runtime, key)
+                    self._dirty.add(series)
                     # SeriesCounters.add inlined: this is the per-event path.
                     pending = series.counters.pending
                     slot = pending.get(index)
@@ -319,9 +324,13 @@ class Engine:
                 goods = np.bincount(inverse, weights=good).astype(np.int64).tolist()
                 counts = np.bincount(inverse).tolist()
                 cells = unique.tolist()
+            dirty = self._dirty
             for cell, good_count, total in zip(cells, goods, counts, strict=True):
                 code, offset = divmod(cell, span)
-                known[code].counters.add(base + offset, good_count, total)  # type: ignore[union-attr]
+                counted = known[code]
+                assert counted is not None
+                counted.counters.add(base + offset, good_count, total)
+                dirty.add(counted)
             stats.samples += hi - lo
         rows = matched[first:last + 1]
         hits = int(rows.sum())
@@ -416,6 +425,7 @@ class Engine:
         started_at = at if firing else series.started[k]
         assert started_at is not None
         series.started[k] = at if firing else None
+        self._dirty.add(series)
         (self.stats.firing if firing else self.stats.resolved)[spec.rule.name] += 1
         self.alerts.append(alert_event(
             slo=runtime.slo,
@@ -473,3 +483,68 @@ class Engine:
         alerts, budgets = self.alerts, self.budgets
         self.alerts, self.budgets = [], []
         return alerts, budgets
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def take_dirty(self) -> list[Series]:
+        """The series changed since the last call: counted data, or a rule that moved."""
+        dirty = sorted(self._dirty, key=Series.sort_key)
+        self._dirty = set()
+        return dirty
+
+    def checkpoint_meta(self) -> dict[str, object]:
+        """Where evaluation stands (JSON-able); with the saved series it restores the engine."""
+        return {
+            "instant": self._instant,
+            "next": self._next,
+            "max_ts": None if self._max_ts == -math.inf else self._max_ts,
+            "min_ts": None if self._min_ts == math.inf else self._min_ts,
+        }
+
+    @staticmethod
+    def series_state(series: Series) -> dict[str, object]:
+        """One series as JSON-able data (see `restore`)."""
+        return {
+            "slo": series.runtime.slo.name,
+            "key": list(series.key),
+            "plan": series.runtime.plan.fingerprint,
+            "started": list(series.started),
+            "counters": series.counters.export(),
+        }
+
+    def restore(self, meta: Mapping[str, Any], states: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Load a checkpoint into this (new) engine; returns warnings for what was dropped.
+
+        A series saved before its last checkpoint but not changed since is brought forward
+        to the saved instant exactly as evaluation moved it (nothing fired or resolved in
+        between, or it would have been saved again).
+        """
+        if self._series or self._instant is not None:
+            raise RuntimeError("restore needs a new engine")
+        warnings: list[str] = []
+        instant = meta["instant"]
+        by_name = {runtime.slo.name: runtime for runtime in self._runtimes}
+        for state in states:
+            runtime = by_name.get(str(state["slo"]))
+            if runtime is None:
+                warnings.append(f"SLO {state['slo']} is no longer defined: its saved series dropped")
+                continue
+            if state["plan"] != runtime.plan.fingerprint or len(state["started"]) != len(runtime.rules):
+                warnings.append(f"SLO {state['slo']}: windows or rules changed, saved series "
+                                f"{state['key']} starts afresh")
+                continue
+            key = tuple(str(part) for part in state["key"])
+            series = Series(runtime, key)
+            series.counters = SeriesCounters.restore(runtime.plan, state["counters"])
+            series.started = [None if v is None else float(v) for v in state["started"]]
+            if instant is not None:
+                series.counters.replay_to(int(instant))
+            runtime.series[key] = series
+            position = bisect.bisect(self._series_keys, series.sort_key())
+            self._series_keys.insert(position, series.sort_key())
+            self._series.insert(position, series)
+        self._instant = None if instant is None else int(instant)
+        self._next = None if meta["next"] is None else int(meta["next"])
+        self._max_ts = -math.inf if meta["max_ts"] is None else float(meta["max_ts"])
+        self._min_ts = math.inf if meta["min_ts"] is None else float(meta["min_ts"])
+        return warnings

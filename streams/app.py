@@ -9,6 +9,7 @@ service); `sre-streams produce` does this.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from typing import Any
@@ -19,8 +20,11 @@ import orjson
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
 from streams.domain.slo_loader import load_slo_file
+from streams.kafka_io import read_after
 from streams.live import Output, PartitionProcessor
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _credentials(settings: Settings) -> Any:
@@ -72,7 +76,15 @@ def create_app(settings: Settings) -> faust.App:
         "dead_letters": app.topic(topics.dead_letter, value_serializer="raw",
                                   partitions=settings.partitions),
     }
+    # The engine state of each input partition, in a table whose changelog has the same
+    # partitions: partition N's state moves with input partition N. Records are written by
+    # `checkpoint` (each changed series once per batch, then a meta record with the input
+    # offset), not by per-event table updates.
+    table = app.Table("engine-state", partitions=settings.partitions, key_type=bytes,
+                      value_type=bytes)  # bytes types: raw keys and values, our own encoding
+    changelog = table.changelog_topic
     state: dict[str, Any] = {"processors": {}, "slos": None}
+    lock = asyncio.Lock()  # one batch, idle step or restore at a time
 
     def slo_file() -> SloFile:
         if state["slos"] is None:
@@ -85,23 +97,66 @@ def create_app(settings: Settings) -> faust.App:
                                      lateness=settings.lateness,
                                      budget_interval=settings.budget_interval)
 
-    def processor(partition: int) -> PartitionProcessor:
+    async def processor(partition: int) -> PartitionProcessor:
+        """The partition's processor, restored from the table the first time."""
         processors: dict[int, PartitionProcessor] = state["processors"]
         found = processors.get(partition)
         if found is None:
-            found = processors[partition] = PartitionProcessor(
-                slo_file(), engine_settings, topics.requests, partition,
-                settings.max_message_bytes, settings.max_future)
+            found = PartitionProcessor(slo_file(), engine_settings, topics.requests, partition,
+                                       settings.max_message_bytes, settings.max_future)
+            prefix = found.key_prefix()
+            for warning in found.restore([(k, v) for k, v in table.data.items()
+                                          if k.startswith(prefix)]):
+                log.warning("partition %d: %s", partition, warning)
+            if found.offset >= 0:
+                log.info("partition %d: state restored at input offset %d (%d series)",
+                         partition, found.offset, len(found.engine.series))
+            if found.outbox:
+                await republish(found)
+            processors[partition] = found
         return found
 
-    async def publish(out: Output) -> None:
-        for alert in out.alerts:
-            await outputs["alerts"].send(key=str(alert["id"]).encode(), value=orjson.dumps(alert))
+    async def republish(proc: PartitionProcessor) -> None:
+        """Publish the alerts of the last checkpoint that did not reach the topic."""
+        seen = {(a["id"], a["status"], a["at"]) for a in map(orjson.loads, await read_after(
+            settings, topics.alerts, proc.alert_offsets))}
+        missing = [a for a in proc.outbox if (a["id"], a["status"], a["at"]) not in seen]
+        if missing:
+            log.info("partition %d: publishing %d alert(s) saved before a stop",
+                     proc.partition, len(missing))
+            await publish_alerts(proc, missing)
+        proc.outbox = []
+
+    async def publish_alerts(proc: PartitionProcessor, alerts: list[dict[str, object]]) -> None:
+        sent = [await outputs["alerts"].send(key=str(alert["id"]).encode(), value=orjson.dumps(alert))
+                for alert in alerts]
+        for future in sent:
+            metadata = await future
+            proc.alert_offsets[metadata.partition] = max(
+                metadata.offset, proc.alert_offsets.get(metadata.partition, -1))
+
+    async def commit(proc: PartitionProcessor, out: Output) -> None:
+        """Publish one step's output with its state: budgets and dead letters at least once
+        (repeats are identical), the state, then alerts exactly once (see PartitionProcessor).
+
+        The input offsets of the step are acknowledged after this returns, and Faust flushes
+        the producer before it commits offsets: no offset is committed before its state.
+        """
         for snapshot in out.budgets:
             key = orjson.dumps([snapshot["slo"], snapshot["series"]])
             await outputs["budgets"].send(key=key, value=orjson.dumps(snapshot))
         for record in out.dead_letters:
             await outputs["dead_letters"].send(value=orjson.dumps(record))
+        # Sent straight to the producer in order (not through Faust's send buffer, whose
+        # flush may return with messages still queued): the commit's producer flush then
+        # covers them.
+        for key, value in proc.checkpoint(out.alerts):
+            table.data[key] = value
+            await changelog.send(key=key, value=value, partition=proc.partition,
+                                 key_serializer="raw", value_serializer="raw")
+        if out.alerts:
+            await app.producer.flush()  # the state and its outbox are stored first
+            await publish_alerts(proc, out.alerts)
 
     @app.agent(requests, name="evaluate")
     async def evaluate(stream: faust.StreamT[bytes]) -> None:
@@ -109,27 +164,46 @@ def create_app(settings: Settings) -> faust.App:
             runs: dict[int, list[tuple[int, bytes | None]]] = defaultdict(list)
             for event in events:
                 runs[event.message.partition].append((event.message.offset, event.value))
-            now = time.time()
-            for partition, records in runs.items():
-                await publish(processor(partition).process(records, now))
+            async with lock:
+                now = time.time()
+                for partition, records in runs.items():
+                    proc = await processor(partition)
+                    await commit(proc, proc.process(records, now))
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def advance_idle_partitions() -> None:
-        now = time.time()
+        if app.rebalancing or app.in_recovery:
+            return
         consumer = app.consumer
         for tp in consumer.assignment():
             if tp.topic != topics.requests:
                 continue
-            proc = state["processors"].get(tp.partition)
-            if proc is None or time.monotonic() - proc.last_event_at < settings.idle_timeout:
-                continue
-            if consumer.highwater(tp) > proc.offset + 1:
-                continue  # not caught up: lag is not idleness
-            await publish(proc.idle(now))
+            async with lock:
+                if tp not in consumer.assignment():
+                    continue
+                proc = await processor(tp.partition)
+                if time.monotonic() - proc.last_event_at < settings.idle_timeout:
+                    continue
+                if consumer.highwater(tp) > proc.offset + 1:
+                    continue  # not caught up: lag is not idleness
+                await commit(proc, proc.idle(time.time()))
             await asyncio.sleep(0)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
+        """A partition moving away leaves its state to the changelog (already flushed)."""
+        async with lock:
+            for tp in revoked:
+                if tp.topic == topics.requests:
+                    proc = state["processors"].pop(tp.partition, None)
+                    if proc is not None:
+                        prefix = proc.key_prefix()
+                        for key in [k for k in table.data if k.startswith(prefix)]:
+                            del table.data[key]
 
     app.sre_settings = settings  # type: ignore[attr-defined]
     app.sre_state = state  # type: ignore[attr-defined]
+    app.sre_table = table  # type: ignore[attr-defined]
     return app
 
 

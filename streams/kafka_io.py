@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -173,3 +173,33 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
         await consumer.stop()
     return seen
 
+
+
+async def read_after(settings: Settings, topic: str, offsets: dict[int, int]) -> list[bytes]:
+    """Every message value of `topic` after `offsets` (partition -> offset; from the start
+    for partitions not given), up to the end offsets at the time of the call."""
+    consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()  # subscribed first: that fetches the topic's partitions
+    values: list[bytes] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.unsubscribe()
+        if not tps:
+            return values
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            if tp.partition in offsets:
+                consumer.seek(tp, offsets[tp.partition] + 1)
+            else:
+                await consumer.seek_to_beginning(tp)
+        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, messages in batches.items():
+                values += [m.value for m in messages if m.offset < ends[tp] and m.value is not None]
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return values

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -16,6 +17,7 @@ from streams.domain.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo import SloFile
 
 PAYLOAD_LIMIT = 4096
+OUTBOX_CHUNK = 200  # alerts per outbox record, to keep each record far below message limits
 
 
 @dataclass
@@ -46,6 +48,12 @@ class PartitionProcessor:
         self.max_future = max_future
         self.offset = -1  # last input offset counted
         self.last_event_at = time.monotonic()
+        # Exactly-once alerts: the alerts of a checkpoint are saved with it (the outbox) and
+        # published after it; on restore, those not found on the topic are published.
+        self.outbox: list[dict[str, object]] = []
+        self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
+        self.seq = 0  # checkpoints written
+        self._saved: dict[bytes, bytes] = {}  # table key -> the series state last written
 
     def process(self, records: Iterable[tuple[int, bytes | None]], now: float) -> Output:
         """Count a run of (offset, message value) of this partition, in offset order."""
@@ -103,3 +111,78 @@ class PartitionProcessor:
     @property
     def stats(self) -> EngineStats:
         return self.engine.stats
+
+    # -- checkpoints: the partition's state as table records ---------------------------
+
+    def key_prefix(self) -> bytes:
+        return b"%d|" % self.partition
+
+    def checkpoint(self, alerts: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
+        """Table records for what changed since the last checkpoint, meta record last.
+
+        Each changed series is one record (written once per checkpoint however many events
+        it counted); `alerts` become the outbox, to publish once these records are stored.
+
+        The records of one checkpoint go to one changelog partition in order, and a crash
+        can store a prefix of them. So the meta record comes last and carries the checkpoint
+        number; each series record carries its number and the series' previous record, the
+        state as of the last complete checkpoint; outbox records alternate between two key
+        sets so a partial checkpoint never overwrites the outbox of the complete one.
+        """
+        self.seq += 1
+        prefix = self.key_prefix()
+        records = []
+        for series in self.engine.take_dirty():
+            key = prefix + b"s|" + orjson.dumps([series.slo.name, series.key])
+            state = orjson.dumps(self.engine.series_state(series))
+            previous = self._saved.get(key, b"null")
+            records.append((key, b'{"seq":%d,"state":%b,"previous":%b}' % (self.seq, state, previous)))
+            self._saved[key] = state
+        chunks = [alerts[i:i + OUTBOX_CHUNK] for i in range(0, len(alerts), OUTBOX_CHUNK)]
+        records += [(prefix + b"o|%d|%d" % (self.seq % 2, i), orjson.dumps(chunk))
+                    for i, chunk in enumerate(chunks)]
+        meta = {
+            "version": 1,
+            "seq": self.seq,
+            "offset": self.offset,
+            "engine": self.engine.checkpoint_meta(),
+            "outbox": len(chunks),
+            "alert_offsets": {str(k): v for k, v in self.alert_offsets.items()},
+        }
+        records.append((prefix + b"m", orjson.dumps(meta)))
+        self.outbox = alerts
+        return records
+
+    def restore(self, records: Iterable[tuple[bytes, bytes]]) -> list[str]:
+        """Load this partition's records as of the last complete checkpoint; returns warnings."""
+        prefix = self.key_prefix()
+        meta: dict[str, Any] | None = None
+        saved: dict[bytes, dict[str, Any]] = {}
+        outbox: dict[bytes, list[dict[str, object]]] = {}
+        for key, value in records:
+            if not key.startswith(prefix) or value is None:
+                continue
+            kind = key[len(prefix):]
+            if kind == b"m":
+                meta = orjson.loads(value)
+            elif kind.startswith(b"s|"):
+                saved[key] = orjson.loads(value)
+            elif kind.startswith(b"o|"):
+                outbox[kind] = orjson.loads(value)
+        if meta is None:
+            return []
+        self.seq = int(meta["seq"])
+        states = []
+        for key, record in saved.items():
+            # A record newer than the meta is from a checkpoint cut short: its previous state
+            # is the complete one (None: the series came after it).
+            state = record["state"] if record["seq"] <= self.seq else record["previous"]
+            if state is not None:
+                states.append(state)
+                self._saved[key] = orjson.dumps(state)
+        warnings = self.engine.restore(meta["engine"], states)
+        self.offset = int(meta["offset"])
+        self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}
+        self.outbox = [alert for i in range(int(meta["outbox"]))
+                       for alert in outbox.get(b"o|%d|%d" % (self.seq % 2, i), [])]
+        return warnings

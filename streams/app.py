@@ -109,8 +109,9 @@ def create_app(settings: Settings) -> faust.App:
                                           if k.startswith(prefix)]):
                 log.warning("partition %d: %s", partition, warning)
             if found.offset >= 0:
-                log.info("partition %d: state restored at input offset %d (%d series)",
-                         partition, found.offset, len(found.engine.series))
+                log.info("partition %d: state restored at input offset %d (%d series, "
+                         "checkpoint %d)", partition, found.offset, len(found.engine.series),
+                         found.seq)
             if found.outbox:
                 await republish(found)
             processors[partition] = found
@@ -147,13 +148,22 @@ def create_app(settings: Settings) -> faust.App:
             await outputs["budgets"].send(key=key, value=orjson.dumps(snapshot))
         for record in out.dead_letters:
             await outputs["dead_letters"].send(value=orjson.dumps(record))
-        # Sent straight to the producer in order (not through Faust's send buffer, whose
-        # flush may return with messages still queued): the commit's producer flush then
-        # covers them.
-        for key, value in proc.checkpoint(out.alerts):
+        # Sent straight to the producer, in order (not through Faust's send buffer, whose
+        # flush may return with messages still queued), so the commit's producer flush
+        # covers them. The meta record, which makes the checkpoint count, goes alone in the
+        # partition's last batch: some brokers (the bundled one) report the end offset of a
+        # partition as one past the first record of its last batch, and recovery reads up to
+        # that end.
+        *records, meta = proc.checkpoint(out.alerts)
+        for key, value in records:
             table.data[key] = value
             await changelog.send(key=key, value=value, partition=proc.partition,
                                  key_serializer="raw", value_serializer="raw")
+        if records:
+            await app.producer.flush()
+        table.data[meta[0]] = meta[1]
+        await changelog.send(key=meta[0], value=meta[1], partition=proc.partition,
+                             key_serializer="raw", value_serializer="raw")
         if out.alerts:
             await app.producer.flush()  # the state and its outbox are stored first
             await publish_alerts(proc, out.alerts)

@@ -175,9 +175,14 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
 
 
 
-async def read_after(settings: Settings, topic: str, offsets: dict[int, int]) -> list[bytes]:
+async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,
+                     quiet_ms: int = 1000) -> list[bytes]:
     """Every message value of `topic` after `offsets` (partition -> offset; from the start
-    for partitions not given), up to the end offsets at the time of the call."""
+    for partitions not given), up to the end of the topic at the time of the call.
+
+    The end is where the topic goes quiet, not only the end offsets the broker reports: some
+    brokers (the bundled one) report one past the first record of a partition's last batch.
+    """
     consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()  # subscribed first: that fetches the topic's partitions
@@ -194,12 +199,12 @@ async def read_after(settings: Settings, topic: str, offsets: dict[int, int]) ->
                 consumer.seek(tp, offsets[tp.partition] + 1)
             else:
                 await consumer.seek_to_beginning(tp)
-        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, messages in batches.items():
-                values += [m.value for m in messages if m.offset < ends[tp] and m.value is not None]
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        while True:
+            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+            batches = await consumer.getmany(timeout_ms=quiet_ms if not behind else 500)
+            for messages in batches.values():
+                values += [m.value for m in messages if m.value is not None]
+            if not behind and not batches:
+                return values
     finally:
         await consumer.stop()
-    return values

@@ -154,7 +154,10 @@ def create_app(settings: Settings) -> faust.App:
         # partition's last batch: some brokers (the bundled one) report the end offset of a
         # partition as one past the first record of its last batch, and recovery reads up to
         # that end.
-        *records, meta = proc.checkpoint(out.alerts)
+        checkpoint = proc.checkpoint(out.alerts)
+        if not checkpoint:
+            return
+        *records, meta = checkpoint
         for key, value in records:
             table.data[key] = value
             await changelog.send(key=key, value=value, partition=proc.partition,
@@ -189,8 +192,8 @@ def create_app(settings: Settings) -> faust.App:
             if tp.topic != topics.requests:
                 continue
             async with lock:
-                if tp not in consumer.assignment():
-                    continue
+                if app.rebalancing or app.in_recovery or tp not in consumer.assignment():
+                    return  # partitions are moving: only a recovered owner may write state
                 proc = await processor(tp.partition)
                 if time.monotonic() - proc.last_event_at < settings.idle_timeout:
                     continue

@@ -59,8 +59,15 @@ class View:
             self.budgets[f"{message['slo']}{{{series}}}"] = message
         elif message.get("kind") == "alert":
             self.alerts.append(render_alert(message))
-            key = f"{message['slo']} {message['series']} {message['rule']}"
+            series = ",".join(f"{k}={v}" for k, v in message["series"].items())
+            key = f"{message['slo']}{{{series}}} {message['rule']}"
             (self.firing.add if message["status"] == "firing" else self.firing.discard)(key)
+
+    def status(self) -> str:
+        """One line: time, traffic, the outage, what fires."""
+        firing = sorted(self.firing)
+        return (f"status {time.monotonic() - self.started:5.0f} s  events sent {self.sent:,}  "
+                f"{self.outage}  firing: {', '.join(firing) or '-'}")
 
     def render(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -182,6 +189,7 @@ async def _watch(settings: Settings, view: View, stop: asyncio.Event) -> None:
 async def _screen(view: View, out: TextIO, stop: asyncio.Event, tty: bool) -> None:
     last = ""
     shown_alerts = 0
+    next_status = 0.0
     while not stop.is_set():
         remaining = (view.outage_at or time.time() + OUTAGE_AFTER) - time.time()
         if remaining > 0:
@@ -197,6 +205,10 @@ async def _screen(view: View, out: TextIO, stop: asyncio.Event, tty: bool) -> No
                 out.flush()
                 last = screen
         else:
+            # Not a terminal (a pipe, a log): a status line now and then, and every alert.
+            if view.budgets and time.monotonic() >= next_status:
+                print(view.status(), file=out, flush=True)
+                next_status = time.monotonic() + 15
             for line in view.alerts[shown_alerts:]:
                 print(line, file=out, flush=True)
             shown_alerts = len(view.alerts)

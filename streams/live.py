@@ -54,6 +54,7 @@ class PartitionProcessor:
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
         self.seq = 0  # checkpoints written
         self._saved: dict[bytes, bytes] = {}  # table key -> the series state last written
+        self._last_checkpoint: object = None
 
     def process(self, records: Iterable[tuple[int, bytes | None]], now: float) -> Output:
         """Count a run of (offset, message value) of this partition, in offset order."""
@@ -118,7 +119,8 @@ class PartitionProcessor:
         return b"%d|" % self.partition
 
     def checkpoint(self, alerts: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
-        """Table records for what changed since the last checkpoint, meta record last.
+        """Table records for what changed since the last checkpoint, meta record last
+        (none when nothing changed).
 
         Each changed series is one record (written once per checkpoint however many events
         it counted); `alerts` become the outbox, to publish once these records are stored.
@@ -129,10 +131,15 @@ class PartitionProcessor:
         state as of the last complete checkpoint; outbox records alternate between two key
         sets so a partial checkpoint never overwrites the outbox of the complete one.
         """
-        self.seq += 1
         prefix = self.key_prefix()
+        dirty = self.engine.take_dirty()
+        where = (self.offset, self.engine.checkpoint_meta(), sorted(self.alert_offsets.items()))
+        if not dirty and not alerts and where == self._last_checkpoint:
+            return []  # nothing to save
+        self._last_checkpoint = where
+        self.seq += 1
         records = []
-        for series in self.engine.take_dirty():
+        for series in dirty:
             key = prefix + b"s|" + orjson.dumps([series.slo.name, series.key])
             state = orjson.dumps(self.engine.series_state(series))
             previous = self._saved.get(key, b"null")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import signal
 import subprocess
@@ -79,10 +80,29 @@ def assert_as_uninterrupted(live: Live, expected: Expected) -> None:
 
     wait_for(lambda: len(within(live.settings.topics.alerts)) >= len(expected.alerts), 240, live,
              "all alerts")
-    assert sorted(within(live.settings.topics.alerts), key=order) == expected.alerts, live.logs()
-    budgets = lambda: {canonical(b) for b in within(live.settings.topics.budgets)}  # noqa: E731
-    wait_for(lambda: budgets() >= expected.budgets, 120, live, "all budget snapshots")
-    assert budgets() == expected.budgets
+    alerts = sorted(within(live.settings.topics.alerts), key=order)
+    if alerts != expected.alerts:
+        write_diff(live, "alerts", alerts, expected.alerts)
+    assert alerts == expected.alerts, f"see {live.workdir}/alerts.diff"
+
+    def budgets() -> set[bytes]:
+        return {canonical(b) for b in within(live.settings.topics.budgets)}
+
+    deadline = time.monotonic() + 120
+    while not budgets() >= expected.budgets and time.monotonic() < deadline:
+        time.sleep(1)
+    got = budgets()
+    if got != expected.budgets:
+        write_diff(live, "budgets", sorted(map(orjson.loads, got), key=order),
+                   sorted(map(orjson.loads, expected.budgets), key=order))
+    assert got == expected.budgets, f"see {live.workdir}/budgets.diff"
+
+
+def write_diff(live: Live, name: str, got: list[Message], expected: list[Message]) -> None:
+    """Both sides, one message a line, for `diff` (a failure's evidence)."""
+    lines = lambda messages: [canonical(m).decode() + "\n" for m in messages]  # noqa: E731
+    (live.workdir / f"{name}.diff").write_text("".join(difflib.unified_diff(
+        lines(expected), lines(got), "expected (backtest)", "live")))
 
 
 def ready(live: Live, name: str) -> Callable[[], bool]:

@@ -1,0 +1,74 @@
+"""`sre-streams demo` as a user runs it: an outage pages and resolves; Ctrl-C cleans up."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Processes whose working directory or command line is in `directory`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)) or str(directory) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_demo_pages_for_the_outage_resolves_it_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SRE_")}
+    env["TMPDIR"] = str(tmp_path)
+    started = time.monotonic()
+    demo = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert demo.stdout is not None
+    lines: list[str] = []
+    first_status = None
+    try:
+        deadline = started + 300
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if first_status is None and line.startswith("status"):
+                first_status = time.monotonic() - started
+            if re.search(r"resolved +page +checkout-availability\{region=eu\} page-fast", line):
+                break
+        else:
+            pytest.fail("no resolution within 5 minutes:\n" + "\n".join(lines))
+        os.killpg(demo.pid, signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    lines += rest.splitlines()
+    output = "\n".join(lines)
+    assert demo.returncode == 0, output
+    assert re.search(r"FIRING +page +checkout-availability\{region=eu\} page-fast", output), output
+    assert first_status is not None and first_status < 20, output
+    assert "stopped:" in output
+    # Nothing left behind: no work directory, no broker or worker process.
+    assert list(tmp_path.glob("sre-streams-demo-*")) == [], output
+    assert processes_in(tmp_path) == []
+    broker = re.search(r"broker kafka://(127\.0\.0\.1:\d+)", output)
+    assert broker is not None, output
+    assert processes_in(Path(broker.group(1))) == []  # the broker's listener address

@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> faust.App:
     table = app.Table("engine-state", partitions=settings.partitions, key_type=bytes,
                       value_type=bytes)  # bytes types: raw keys and values, our own encoding
     changelog = table.changelog_topic
-    state: dict[str, Any] = {"processors": {}, "slos": None}
+    state: dict[str, Any] = {"processors": {}, "slos": None, "moved_at": time.monotonic()}
     lock = asyncio.Lock()  # one batch, idle step or restore at a time
 
     def slo_file() -> SloFile:
@@ -182,29 +182,52 @@ def create_app(settings: Settings) -> faust.App:
                 for partition, records in runs.items():
                     proc = await processor(partition)
                     await commit(proc, proc.process(records, now))
+                    if proc.gap is not None:
+                        log.warning("partition %d: input offsets %d to %d were never delivered "
+                                    "to this worker (committed past the stored state?)",
+                                    partition, proc.gap[0], proc.gap[1] - 1)
+                        proc.gap = None
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def advance_idle_partitions() -> None:
+        """Partitions with no lag and no events for `idle_timeout` follow the clock.
+
+        Only once partitions have settled: right after a rebalance the lag is not known yet
+        and events have not had a chance to arrive.
+        """
         if app.rebalancing or app.in_recovery:
+            state["moved_at"] = time.monotonic()
             return
         consumer = app.consumer
         for tp in consumer.assignment():
             if tp.topic != topics.requests:
                 continue
-            async with lock:
-                if app.rebalancing or app.in_recovery or tp not in consumer.assignment():
-                    return  # partitions are moving: only a recovered owner may write state
-                proc = await processor(tp.partition)
-                if time.monotonic() - proc.last_event_at < settings.idle_timeout:
-                    continue
-                if consumer.highwater(tp) > proc.offset + 1:
-                    continue  # not caught up: lag is not idleness
-                await commit(proc, proc.idle(time.time()))
-            await asyncio.sleep(0)
+            while True:
+                async with lock:
+                    if app.rebalancing or app.in_recovery or tp not in consumer.assignment():
+                        return  # partitions are moving: only a recovered owner may write state
+                    proc = await processor(tp.partition)
+                    quiet_since = max(proc.last_event_at, state["moved_at"])
+                    if time.monotonic() - quiet_since < settings.idle_timeout:
+                        break
+                    highwater = consumer.highwater(tp)
+                    if highwater is None or highwater > proc.offset + 1:
+                        break  # lag unknown, or not caught up: lag is not idleness
+                    out, done = proc.idle(time.time(), max_instants=360)
+                    await commit(proc, out)
+                await asyncio.sleep(0)
+                if done:
+                    break
+
+    def settled(*_: Any, **__: Any) -> None:
+        state["moved_at"] = time.monotonic()
+
+    app.on_partitions_assigned.connect(settled)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
         """A partition moving away leaves its state to the changelog (already flushed)."""
+        state["moved_at"] = time.monotonic()
         async with lock:
             for tp in revoked:
                 if tp.topic == topics.requests:

@@ -151,6 +151,11 @@ class Engine:
         return self._min_ts, self._max_ts
 
     @property
+    def next_instant(self) -> int | None:
+        """Index (`T / eval_interval`) of the next evaluation, if any is due."""
+        return self._next
+
+    @property
     def series(self) -> list[Series]:
         return self._series
 

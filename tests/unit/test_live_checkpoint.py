@@ -77,3 +77,25 @@ def test_a_crash_anywhere_in_a_checkpoint_neither_loses_nor_repeats(
     assert canonical(published) == canonical(reference.alerts)
     assert len(published) == len(reference.alerts)
     assert set(canonical(budgets)) == set(canonical(reference.budgets))
+
+
+def test_a_long_silence_is_caught_up_in_steps_with_the_same_output(
+    messages: list[tuple[int, bytes | None]],
+) -> None:
+    now = time.time()
+    whole, stepped = processor(), processor()
+    whole.process(messages[:200], now)
+    stepped.process(messages[:200], now)
+    later = float(orjson.loads(messages[199][1] or b"[]")[-1]["ts"]) + 7200
+    expected, done = whole.idle(later)
+    assert done
+    outputs: list[dict[str, object]] = []
+    steps = 0
+    while True:
+        out, done = stepped.idle(later, max_instants=100)
+        outputs += out.alerts + out.budgets
+        steps += 1
+        if done:
+            break
+    assert steps == 8  # 720 instants, 100 at a time
+    assert canonical(outputs) == canonical(expected.alerts + expected.budgets)

@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
@@ -183,9 +184,10 @@ def create_app(settings: Settings) -> faust.App:
                     proc = await processor(partition)
                     await commit(proc, proc.process(records, now))
                     if proc.gap is not None:
-                        log.warning("partition %d: input offsets %d to %d were never delivered "
-                                    "to this worker (committed past the stored state?)",
-                                    partition, proc.gap[0], proc.gap[1] - 1)
+                        log.warning("partition %d: offsets %d to %d were committed but are not in "
+                                    "the stored state: reading them again", partition,
+                                    proc.gap[0], proc.gap[1] - 1)
+                        await app.consumer.seek(TP(topics.requests, partition), proc.gap[0])
                         proc.gap = None
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]

@@ -137,6 +137,12 @@ def create_app(settings: Settings) -> faust.App:
             proc.alert_offsets[metadata.partition] = max(
                 metadata.offset, proc.alert_offsets.get(metadata.partition, -1))
 
+    async def store(partition: int, key: bytes, value: bytes) -> None:
+        """One table record, kept locally and sent to the changelog."""
+        table.data[key] = value
+        await changelog.send(key=key, value=value, partition=partition,
+                             key_serializer="raw", value_serializer="raw")
+
     async def commit(proc: PartitionProcessor, out: Output) -> None:
         """Publish one step's output with its state: budgets and dead letters at least once
         (repeats are identical), the state, then alerts exactly once (see PartitionProcessor).
@@ -160,14 +166,10 @@ def create_app(settings: Settings) -> faust.App:
             return
         *records, meta = checkpoint
         for key, value in records:
-            table.data[key] = value
-            await changelog.send(key=key, value=value, partition=proc.partition,
-                                 key_serializer="raw", value_serializer="raw")
+            await store(proc.partition, key, value)
         if records:
             await app.producer.flush()
-        table.data[meta[0]] = meta[1]
-        await changelog.send(key=meta[0], value=meta[1], partition=proc.partition,
-                             key_serializer="raw", value_serializer="raw")
+        await store(proc.partition, *meta)
         if out.alerts:
             await app.producer.flush()  # the state and its outbox are stored first
             await publish_alerts(proc, out.alerts)

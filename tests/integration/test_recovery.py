@@ -119,6 +119,16 @@ def produce_in_background(live: Live, expected: Expected) -> subprocess.Popen[by
                              str(expected.events), "--quiet"], env=live.env)
 
 
+def start_replay(live_factory: Callable[..., Live], tmp_path: Path,
+                 seed: int) -> tuple[Live, Expected, subprocess.Popen[bytes]]:
+    """A worker `w1`, ready, and the scenario being produced to it in the background."""
+    live = live_factory(SLOS, SRE_IDLE_TIMEOUT=REPLAY_IDLE)
+    expected = expected_run(live, tmp_path, seed=seed)
+    live.start_worker("w1")
+    wait_for(ready(live, "w1"), 90, live, "the worker")
+    return live, expected, produce_in_background(live, expected)
+
+
 def kill(live: Live, index: int) -> None:
     process = live.workers[index]
     os.killpg(process.pid, signal.SIGKILL)
@@ -131,12 +141,8 @@ def kill(live: Live, index: int) -> None:
 def test_sigkill_mid_stream_loses_nothing_and_repeats_no_alert(
     live_factory: Callable[..., Live], tmp_path: Path,
 ) -> None:
-    live = live_factory(SLOS, SRE_IDLE_TIMEOUT=REPLAY_IDLE)
-    expected = expected_run(live, tmp_path, seed=11)
+    live, expected, producer = start_replay(live_factory, tmp_path, seed=11)
     first_page = next(a for a in expected.alerts if a["severity"] == "page")
-    live.start_worker("w1")
-    wait_for(ready(live, "w1"), 90, live, "the worker")
-    producer = produce_in_background(live, expected)
     # Killed as soon as the outage pages: the restarted worker must not announce it again.
     wait_for(lambda: any(a["id"] == first_page["id"]
                          for a in read(live, live.settings.topics.alerts, quiet_ms=100)),
@@ -157,11 +163,7 @@ def test_sigkill_mid_stream_loses_nothing_and_repeats_no_alert(
 def test_state_moves_with_partitions_to_a_new_worker_and_a_survivor(
     live_factory: Callable[..., Live], tmp_path: Path,
 ) -> None:
-    live = live_factory(SLOS, SRE_IDLE_TIMEOUT=REPLAY_IDLE)
-    expected = expected_run(live, tmp_path, seed=12)
-    live.start_worker("w1")
-    wait_for(ready(live, "w1"), 90, live, "the first worker")
-    producer = produce_in_background(live, expected)
+    live, expected, producer = start_replay(live_factory, tmp_path, seed=12)
     wait_for(lambda: len(read(live, live.settings.topics.budgets, quiet_ms=100)) > 100, 120, live,
              "the first worker to make progress")
     live.start_worker("w2")  # takes over half of the partitions, state included

@@ -32,8 +32,10 @@ from streams.domain.timestamps import parse_ts
 from streams.domain.traffic import iter_jsonl, preset
 
 SERVICES = ("checkout", "search", "catalog", "payments", "auth")
-SLOS = "apiVersion: sre-streams/v1\nslos:\n" + "".join(
-    f"""  - name: {s}-availability
+def slo_text(services: tuple[str, ...]) -> str:
+    """Availability and latency SLOs per service, grouped by region."""
+    return "apiVersion: sre-streams/v1\nslos:\n" + "".join(
+        f"""  - name: {s}-availability
     service: {s}
     objective: 0.999
     sli: {{availability: {{}}}}
@@ -44,8 +46,11 @@ SLOS = "apiVersion: sre-streams/v1\nslos:\n" + "".join(
     sli: {{latency: {{threshold_ms: 300}}}}
     group_by: [region]
 """
-    for s in SERVICES
-)
+        for s in services
+    )
+
+
+SLOS = slo_text(SERVICES)
 
 
 def throughput(events: int, repeat: int) -> None:

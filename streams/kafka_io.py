@@ -37,13 +37,15 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-async def ensure_topics(settings: Settings, names: list[str]) -> None:
+async def ensure_topics(settings: Settings, names: list[str], *, compact: bool = False) -> None:
     """Create topics that do not exist yet, with the configured partition count."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, settings.partitions, 1) for name in names if name not in existing]
+        configs = {"cleanup.policy": "compact"} if compact else None
+        missing = [NewTopic(name, settings.partitions, 1, topic_configs=configs)
+                   for name in names if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
@@ -173,6 +175,34 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
         await consumer.stop()
     return seen
 
+
+
+async def read_partitions(settings: Settings, topic: str, partitions: list[int], *,
+                          quiet_ms: int = 500) -> dict[int, list[tuple[bytes, bytes | None]]]:
+    """Every (key, value) of these partitions of `topic`, from the start to its end at the
+    time of the call (the end as in `read_after`: where the partition goes quiet)."""
+    found: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
+    if not partitions:
+        return found
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+            batches = await consumer.getmany(timeout_ms=quiet_ms if not behind else 500,
+                                             max_records=100_000)
+            for tp, messages in batches.items():
+                found[tp.partition] += [(m.key, m.value) for m in messages if m.key is not None]
+            if not behind and not batches:
+                return found
+    finally:
+        await consumer.stop()
 
 
 async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,

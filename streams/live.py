@@ -1,6 +1,6 @@
 """The live side of the engine: one Engine per input partition, decoding, dead letters.
 
-No Faust here: `streams.app` moves messages between Kafka and these calls, so the logic is
+No Kafka here: `streams.engine_service` moves messages between Kafka and these calls, so the logic is
 testable without a broker.
 """
 
@@ -53,9 +53,6 @@ class PartitionProcessor:
         self.outbox: list[dict[str, object]] = []
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
         self.seq = 0  # checkpoints written
-        self.gap: tuple[int, int] | None = None  # offsets to read again (seek back to [0])
-        self.rewind: int | None = None  # drop offsets from here until the seek back shows
-        self.fresh = False  # restored and nothing counted since
         self._saved: dict[bytes, bytes] = {}  # table key -> the series state last written
         self._last_checkpoint: object = None
 
@@ -67,18 +64,7 @@ class PartitionProcessor:
         engine = self.engine
         for offset, raw in records:
             if offset <= self.offset:
-                continue  # counted before a restart; the state already holds it
-            if self.rewind is not None:
-                if offset >= self.rewind:
-                    continue  # fetched before the seek back; it comes again in order
-                self.rewind = None
-            if self.fresh and self.offset >= 0 and offset > self.offset + 1:
-                # Restored, and the consumer starts past the state: the offsets in between
-                # were committed but never counted. Read them first (see streams.app).
-                self.gap = (self.offset + 1, offset)
-                self.rewind = offset
-                break
-            self.fresh = False
+                continue  # counted already: the state holds it
             self.offset = offset
             if raw is None or len(raw) > self.max_message_bytes:
                 reason = "empty message" if raw is None else (
@@ -185,7 +171,7 @@ class PartitionProcessor:
         self.outbox = alerts
         return records
 
-    def restore(self, records: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> list[str]:
         """Load this partition's records as of the last complete checkpoint; returns warnings."""
         prefix = self.key_prefix()
         meta: dict[str, Any] | None = None
@@ -214,7 +200,6 @@ class PartitionProcessor:
                 self._saved[key] = orjson.dumps(state)
         warnings = self.engine.restore(meta["engine"], states)
         self.offset = int(meta["offset"])
-        self.fresh = True
         self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}
         self.outbox = [alert for i in range(int(meta["outbox"]))
                        for alert in outbox.get(b"o|%d|%d" % (self.seq % 2, i), [])]

@@ -165,10 +165,8 @@ def test_two_workers_split_the_partitions_and_together_equal_one(
     # Produce only once both members hold partitions: the split, not a rebalance, is tested.
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        logs = [(tmp_path / f"{name}.log").read_text(errors="replace") for name in ("w1", "w2")]
-        if all("requests" in log.rsplit("Setting newly assigned partitions", 1)[-1]
-               and "Worker ready" in log for log in logs) and all(
-                   log.count("Setting newly assigned partitions") >= 1 for log in logs):
+        held = [assigned_input(tmp_path / f"{name}.log") for name in ("w1", "w2")]
+        if all(held) and sorted(held[0] + held[1]) == [0, 1, 2, 3]:
             break
         time.sleep(1)
     else:
@@ -183,3 +181,10 @@ def test_two_workers_split_the_partitions_and_together_equal_one(
     within = sorted((a for a in alerts if parse_ts(a["at"]) <= last_ts), key=key)
     assert within == expected, live.logs()
     assert len({a["series"].get("region") for a in expected}) >= 1  # type: ignore[attr-defined]
+
+
+def assigned_input(log: Path) -> list[int]:
+    """The input partitions a worker holds, from its last assignment line."""
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if "input partitions assigned: " in line]
+    return orjson.loads(lines[-1].split("input partitions assigned: ")[1]) if lines else []  # type: ignore[no-any-return]

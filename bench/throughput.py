@@ -148,15 +148,19 @@ async def ceiling(bootstrap: str, topic: str, expected_events: int) -> float:
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    """The group's committed offsets (a consumer's OffsetFetch: every broker answers it)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    except Exception:
-        return {}
+        found = {}
+        for partition in range(PARTITIONS):
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None:
+                found[partition] = offset
+        return found
     finally:
-        await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+        await consumer.stop()
 
 
 def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: dict[int, int],
@@ -169,7 +173,7 @@ def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: d
            "SRE_DATA_DIR": str(workdir / app_id)}
     log = open(workdir / f"{app_id}.log", "wb")  # noqa: SIM115 - the child's log
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warning"],
+    process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
                                env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         while True:
@@ -177,13 +181,14 @@ def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: d
                 raise RuntimeError(f"worker exited: see {workdir / f'{app_id}.log'}")
             done = asyncio.run(committed(bootstrap, f"{app_id}-requests",
                                          f"{topic_prefix}requests"))
-            if all(done.get(p, -1) >= end for p, end in ends.items()):
+            if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
                 return time.perf_counter() - started
             if time.perf_counter() - started > timeout:
                 raise RuntimeError(f"worker did not finish in {timeout:.0f} s")
             time.sleep(0.25)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:

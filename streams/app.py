@@ -13,7 +13,6 @@ from typing import Any
 
 import faust
 
-from streams.domain.slo import SloFile
 from streams.domain.slo_loader import load_slo_file
 from streams.engine_service import EngineService
 from streams.settings import Settings
@@ -42,9 +41,29 @@ def _ssl(settings: Settings) -> Any:
     return context
 
 
+class SreApp(faust.App):
+    """The Faust app, with the engine service among its dependencies.
+
+    A dependency starts with the app's own services, so the input consumer joins its group
+    while Faust joins its own, instead of after Faust is ready (seconds saved per start).
+    """
+
+    sre_settings: Settings
+
+    def on_init_dependencies(self) -> list[Any]:
+        dependencies = list(super().on_init_dependencies())
+        settings = self.sre_settings
+        if not self.producer_only and not self.client_only:
+            if not settings.slos:
+                raise RuntimeError("no SLO file: set SRE_SLOS or pass --slos")
+            dependencies.append(EngineService(settings, load_slo_file(settings.slos),
+                                              loop=self.loop, beacon=self.beacon))
+        return dependencies
+
+
 def create_app(settings: Settings) -> faust.App:
     """Build the app for these settings (nothing connects until a worker starts)."""
-    app = faust.App(
+    app = SreApp(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=_credentials(settings),
@@ -61,20 +80,7 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    slo_file: list[SloFile] = []  # loaded when the worker starts, not at import
-
-    @app.service
-    class Engine(EngineService):
-        """The engine service with this app's settings (Faust instantiates services)."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            if not slo_file:
-                if not settings.slos:
-                    raise RuntimeError("no SLO file: set SRE_SLOS or pass --slos")
-                slo_file.append(load_slo_file(settings.slos))
-            super().__init__(settings, slo_file[0], **kwargs)
-
-    app.sre_settings = settings  # type: ignore[attr-defined]
+    app.sre_settings = settings
     return app
 
 

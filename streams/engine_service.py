@@ -84,7 +84,9 @@ class EngineService(mode.Service):
             **client_options(settings), group_id=input_group(settings),
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            # Some brokers (the bundled one) complete a join after half the session timeout:
+            # 6 s keeps joins at 3 s, and moves a dead worker's partitions within 6 s.
+            session_timeout_ms=6_000, heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=10_000, max_poll_interval_ms=300_000)
         self.consumer.subscribe([self.topics.requests], listener=_Listener(self))
         await self.consumer.start()

@@ -62,6 +62,7 @@ def alert_event(
     burn_short: float,
     budget_remaining: float,
     identifier: str | None = None,
+    period_bad: int | None = None,
 ) -> dict[str, object]:
     """The alert event of one transition, as published on `sre.alerts`."""
     factor = rule.factor(slo.window)
@@ -77,7 +78,7 @@ def alert_event(
     annotations = {"summary": summary}
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
-    return {
+    event: dict[str, object] = {
         "kind": "alert",
         "version": 1,
         "id": identifier or alert_id(slo.name, series, rule.name),
@@ -98,3 +99,6 @@ def alert_event(
         "labels": dict(slo.labels),
         "annotations": annotations,
     }
+    if period_bad is not None:
+        event["period_bad_events"] = period_bad  # bad events in the budget period at `at`
+    return event

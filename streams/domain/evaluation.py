@@ -443,6 +443,7 @@ class Engine:
             burn_short=burn_rate(counters.good[spec.short], counters.total[spec.short], objective),
             budget_remaining=self._budget_remaining(series),
             identifier=alert_id(runtime.slo.name, series.labels, spec.rule.name),
+            period_bad=counters.total[runtime.period] - counters.good[runtime.period],
         ))
 
     @staticmethod

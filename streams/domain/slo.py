@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streams.domain.durations import format_duration
+from streams.domain.incidents import IncidentPolicy
 
 
 class Severity(StrEnum):
@@ -115,3 +116,4 @@ class Slo:
 class SloFile:
     slos: tuple[Slo, ...]
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
+    incidents: IncidentPolicy = field(default_factory=IncidentPolicy)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from streams.domain.durations import DurationError, format_duration, parse_duration
+from streams.domain.incidents import EscalationLevel, IncidentPolicy, Priority
 from streams.domain.slo import (
     BUILTIN_POLICIES,
     AlertPolicy,
@@ -27,7 +28,9 @@ from streams.domain.slo import (
 API_VERSION = "sre-streams/v1"
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting"}
+_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents"}
+_INCIDENT_KEYS = {"severity", "reopen_within", "escalation"}
+_ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events"}
 _SLO_KEYS = _DEFAULT_KEYS | {
     "name", "service", "objective", "sli", "match", "group_by", "max_series", "labels",
@@ -137,7 +140,78 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             continue
         seen[slo.name] = index
         slos.append(slo)
-    return SloFile(tuple(slos), policies)
+    incidents = _incidents(document.get("incidents", {}), "incidents", problems)
+    return SloFile(tuple(slos), policies, incidents)
+
+
+def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
+    """The `incidents` section: severity map, reopen window, escalation levels."""
+    default = IncidentPolicy()
+    if value is None:
+        return default
+    if not isinstance(value, Mapping):
+        problems.add(path, f"must be a mapping, got {_kind(value)}")
+        return default
+    _unknown_keys(value, _INCIDENT_KEYS, path, problems)
+    severity = default.severity
+    raw_map = value.get("severity")
+    if raw_map is not None:
+        if not isinstance(raw_map, Mapping) or not raw_map:
+            problems.add(f"{path}.severity", f"must be a mapping of rule name (or pattern such "
+                         f"as ticket-*) to P1, P2 or P3, got {_kind(raw_map)}")
+        else:
+            pairs = []
+            for rule, priority in raw_map.items():
+                if priority not in {p.value for p in Priority}:
+                    problems.add(f"{path}.severity.{rule}", f"must be P1, P2 or P3, got {priority!r}")
+                    continue
+                pairs.append((str(rule), Priority(priority)))
+            severity = tuple(pairs)
+    reopen = default.reopen_within
+    if "reopen_within" in value:
+        reopen = _duration(value["reopen_within"], f"{path}.reopen_within", problems) or reopen
+    levels: list[EscalationLevel] = []
+    repeat = 0
+    escalation = value.get("escalation")
+    if escalation is not None:
+        where = f"{path}.escalation"
+        if not isinstance(escalation, Mapping):
+            problems.add(where, f"must be a mapping with levels and repeat, got {_kind(escalation)}")
+        else:
+            _unknown_keys(escalation, _ESCALATION_KEYS, where, problems)
+            repeat = _count(escalation.get("repeat", 0), f"{where}.repeat", problems,
+                            minimum=0) or 0
+            raw_levels = escalation.get("levels")
+            if not isinstance(raw_levels, list) or not raw_levels:
+                problems.add(f"{where}.levels", f"must be a non-empty list of {{after, notify}}, "
+                             f"got {_kind(raw_levels)}")
+            else:
+                for index, raw in enumerate(raw_levels):
+                    level = _escalation_level(raw, f"{where}.levels[{index}]", problems)
+                    if level is not None:
+                        levels.append(level)
+    return IncidentPolicy(severity=severity, escalation=tuple(levels), repeat=repeat,
+                          reopen_within=reopen)
+
+
+def _escalation_level(raw: object, path: str, problems: _Problems) -> EscalationLevel | None:
+    if not isinstance(raw, Mapping):
+        problems.add(path, f"must be a mapping with after and notify, got {_kind(raw)}")
+        return None
+    _unknown_keys(raw, {"after", "notify"}, path, problems)
+    after = _duration(raw.get("after", _UNSET), f"{path}.after", problems)
+    notify = raw.get("notify", _UNSET)
+    names: list[str] = []
+    if not isinstance(notify, list) or not notify:
+        problems.add(f"{path}.notify", f"must be a non-empty list of receiver names, got "
+                     f"{_kind(notify)}")
+    else:
+        for index, name in enumerate(notify):
+            if (text := _string(name, f"{path}.notify[{index}]", problems)) is not None:
+                names.append(text)
+    if after is None or not names:
+        return None
+    return EscalationLevel(after, tuple(names))
 
 
 def _slo(

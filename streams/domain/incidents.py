@@ -1,0 +1,383 @@
+"""Incidents: alerts open, update and resolve them; people acknowledge, assign and annotate.
+
+One open incident per SLO series. Time is event time throughout (alert `at`, command `ts`,
+and the watermark for escalation timers), so a replay escalates exactly like live traffic.
+`IncidentBook` is the state machine; it returns incident events (`sre.incidents` messages).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from streams.domain.timestamps import format_ts, parse_ts
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent."""
+        return 3 - int(self.value[1])
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationLevel:
+    after: float  # seconds without acknowledgement since the previous level (or opening)
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPolicy:
+    """The `incidents` section of the SLO file."""
+
+    severity: tuple[tuple[str, Priority], ...] = (
+        ("page-fast", Priority.P1), ("page-slow", Priority.P2), ("ticket-*", Priority.P3))
+    escalation: tuple[EscalationLevel, ...] = ()
+    repeat: int = 0  # times the escalation chain starts over after its last level
+    reopen_within: float = 3600.0  # an alert firing this soon after resolution reopens
+
+    def priority(self, rule: str, alert_severity: str) -> Priority:
+        """The rule's priority: the first matching pattern, else P2 for a page, P3 otherwise."""
+        for pattern, priority in self.severity:
+            if fnmatch.fnmatchcase(rule, pattern):
+                return priority
+        return Priority.P2 if alert_severity == "page" else Priority.P3
+
+
+class CommandError(ValueError):
+    """A command that cannot be applied (unknown incident, missing field, bad value)."""
+
+
+COMMANDS = ("ack", "resolve", "assign", "note")
+
+
+@dataclass(slots=True)
+class AlertState:
+    id: str
+    rule: str
+    severity: str
+    status: str
+    started_at: str
+    at: str
+    burn_rate_long: float = 0.0
+    burn_rate_short: float = 0.0
+    error_budget_remaining: float = 1.0
+
+    def export(self) -> dict[str, object]:
+        return {"id": self.id, "rule": self.rule, "severity": self.severity,
+                "status": self.status, "started_at": self.started_at, "at": self.at,
+                "burn_rate_long": self.burn_rate_long, "burn_rate_short": self.burn_rate_short,
+                "error_budget_remaining": self.error_budget_remaining}
+
+
+@dataclass(slots=True)
+class Incident:
+    id: str
+    slo: str
+    service: str
+    series: dict[str, str]
+    title: str
+    priority: Priority
+    status: Status
+    opened_at: float
+    labels: dict[str, str] = field(default_factory=dict)
+    runbook_url: str | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    assignee: str | None = None
+    escalation_level: int = 0  # levels notified so far (0: only the opening notification)
+    escalation_due: float | None = None
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+    timeline: list[dict[str, object]] = field(default_factory=list)
+    budget_at_open: float = 1.0
+    budget_now: float = 1.0
+    detected_after: float | None = None  # seconds from burn onset to the opening page
+    reopened: int = 0
+    bad_at_open: int | None = None  # bad events in the budget period, at opening
+    bad_now: int | None = None  # ... and at the latest alert
+
+    @property
+    def bad_events(self) -> int | None:
+        """Bad events counted while the incident lasted (from the alerts' period counts)."""
+        if self.bad_at_open is None or self.bad_now is None:
+            return None
+        return max(0, self.bad_now - self.bad_at_open)
+
+    @property
+    def firing(self) -> list[AlertState]:
+        return [a for a in self.alerts.values() if a.status == "firing"]
+
+    def note(self, at: float, kind: str, text: str, by: str | None = None) -> None:
+        entry: dict[str, object] = {"at": format_ts(at), "kind": kind, "text": text}
+        if by:
+            entry["by"] = by
+        self.timeline.append(entry)
+
+
+def series_key(slo: str, series: Mapping[str, object]) -> str:
+    return slo + "|" + ",".join(f"{k}={series[k]}" for k in sorted(series))
+
+
+def incident_id(slo: str, series: Mapping[str, object], opened_at: float) -> str:
+    digest = hashlib.sha1(f"{series_key(slo, series)}@{opened_at:.3f}".encode()).hexdigest()
+    return "inc-" + digest[:12]
+
+
+class IncidentBook:
+    """Every incident, keyed by id; at most one open (not resolved) per SLO series."""
+
+    def __init__(self, policy: IncidentPolicy | None = None) -> None:
+        self.policy = policy or IncidentPolicy()
+        self.incidents: dict[str, Incident] = {}
+        self.by_series: dict[str, str] = {}  # series key -> id of its latest incident
+        self.deploys: dict[str, list[dict[str, object]]] = {}  # service -> recent deploys
+        self.now: float | None = None  # the watermark: latest event time seen
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def on_alert(self, alert: Mapping[str, Any]) -> list[dict[str, object]]:
+        """Apply an alert event (firing or resolved); returns incident events."""
+        at = parse_ts(alert["at"])
+        events = self.advance(at)
+        slo, series = str(alert["slo"]), dict(alert.get("series") or {})
+        key = series_key(slo, series)
+        latest = self.incidents.get(self.by_series.get(key, ""))
+        firing = alert["status"] == "firing"
+        state = AlertState(
+            id=str(alert["id"]), rule=str(alert["rule"]), severity=str(alert["severity"]),
+            status=str(alert["status"]), started_at=str(alert.get("started_at", alert["at"])),
+            at=str(alert["at"]), burn_rate_long=float(alert.get("burn_rate_long", 0.0)),
+            burn_rate_short=float(alert.get("burn_rate_short", 0.0)),
+            error_budget_remaining=float(alert.get("error_budget_remaining", 1.0)))
+        priority = self.policy.priority(state.rule, state.severity)
+        if latest is None or latest.status is Status.RESOLVED:
+            if not firing:
+                if latest is not None and state.id in latest.alerts:
+                    latest.alerts[state.id] = state  # a late resolution: recorded, no event
+                return events
+            if (latest is not None and latest.resolved_at is not None
+                    and at - latest.resolved_at <= self.policy.reopen_within):
+                return events + self._reopen(latest, state, priority, at, alert)
+            return events + self._open(alert, state, priority, at)
+        incident = latest
+        incident.alerts[state.id] = state
+        incident.budget_now = state.error_budget_remaining
+        incident.bad_now = _bad(alert, incident.bad_now)
+        if firing:
+            incident.note(at, "alert", f"{state.rule} ({state.severity}) firing: burn "
+                          f"{state.burn_rate_long:.1f}x/{alert.get('long_window', '')} "
+                          f"{state.burn_rate_short:.1f}x/{alert.get('short_window', '')}")
+            if priority.rank > incident.priority.rank:
+                before = incident.priority
+                incident.priority = priority
+                incident.note(at, "severity", f"severity raised from {before} to {priority}")
+            return [*events, self._event(incident, "updated", at)]
+        incident.note(at, "alert", f"{state.rule} resolved")
+        if not incident.firing:
+            return events + self._resolve(incident, at, "all alerts resolved", None)
+        return [*events, self._event(incident, "updated", at)]
+
+    def on_command(self, command: Mapping[str, Any]) -> list[dict[str, object]]:
+        """Apply an operator command; raises CommandError when it cannot be applied."""
+        name = command.get("command")
+        if name not in COMMANDS:
+            raise CommandError(f"unknown command {name!r}: expected one of {', '.join(COMMANDS)}")
+        by = command.get("by")
+        if not isinstance(by, str) or not by:
+            raise CommandError("missing field 'by' (who issued the command)")
+        try:
+            at = parse_ts(command["ts"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CommandError(f"bad or missing 'ts': {exc}") from None
+        incident = self.incidents.get(str(command.get("incident")))
+        if incident is None:
+            raise CommandError(f"unknown incident {command.get('incident')!r}")
+        events = self.advance(at)
+        at = max(at, incident.opened_at)
+        if name == "ack":
+            if incident.status is not Status.OPEN:
+                raise CommandError(f"incident {incident.id} is {incident.status}, not open")
+            incident.status = Status.ACKNOWLEDGED
+            incident.acknowledged_at = at
+            incident.escalation_due = None
+            incident.note(at, "ack", f"acknowledged by {by}", by)
+            return [*events, self._event(incident, "acknowledged", at)]
+        if name == "resolve":
+            if incident.status is Status.RESOLVED:
+                raise CommandError(f"incident {incident.id} is already resolved")
+            return events + self._resolve(incident, at, f"resolved by {by}", by)
+        if name == "assign":
+            assignee = command.get("assignee")
+            if not isinstance(assignee, str) or not assignee:
+                raise CommandError("assign needs 'assignee'")
+            incident.assignee = assignee
+            incident.note(at, "assign", f"assigned to {assignee} by {by}", by)
+            return [*events, self._event(incident, "updated", at)]
+        text = command.get("text")
+        if not isinstance(text, str) or not text:
+            raise CommandError("note needs 'text'")
+        incident.note(at, "note", text, by)
+        return [*events, self._event(incident, "updated", at)]
+
+    def on_deploy(self, deploy: Mapping[str, Any]) -> list[dict[str, object]]:
+        """Record a deploy; it appears in the timeline of the service's open incident."""
+        at = parse_ts(deploy["ts"])
+        service = str(deploy["service"])
+        events = self.advance(at)
+        record = {"at": format_ts(at), "service": service,
+                  "version": str(deploy.get("version", "")), "by": deploy.get("by")}
+        recent = self.deploys.setdefault(service, [])
+        recent.append(record)
+        del recent[:-20]
+        for incident in self.incidents.values():
+            if incident.service == service and incident.status is not Status.RESOLVED:
+                incident.note(at, "deploy", f"deploy of {service} {record['version']}",
+                              str(record["by"]) if record["by"] else None)
+        return events
+
+    def advance(self, now: float) -> list[dict[str, object]]:
+        """Move the watermark to `now`: escalate incidents whose timers ran out."""
+        if self.now is not None and now <= self.now:
+            return []
+        self.now = now
+        events = []
+        levels = self.policy.escalation
+        for incident in self.incidents.values():
+            while (incident.status is Status.OPEN and incident.escalation_due is not None
+                   and incident.escalation_due <= now):
+                due = incident.escalation_due
+                incident.escalation_level += 1
+                level = levels[(incident.escalation_level - 1) % len(levels)]
+                incident.note(due, "escalation", f"not acknowledged: escalated to level "
+                              f"{incident.escalation_level} ({', '.join(level.notify)})")
+                events.append(self._event(incident, "escalated", due, notify=list(level.notify)))
+                incident.escalation_due = self._next_due(incident, due)
+        return events
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def _open(self, alert: Mapping[str, Any], state: AlertState, priority: Priority,
+              at: float) -> list[dict[str, object]]:
+        slo, series = str(alert["slo"]), dict(alert.get("series") or {})
+        where = ",".join(f"{k}={v}" for k, v in series.items())
+        annotations = alert.get("annotations") or {}
+        incident = Incident(
+            id=incident_id(slo, series, at), slo=slo, service=str(alert["service"]),
+            series=series, title=f"{slo}{' {' + where + '}' if where else ''}: error budget burning",
+            priority=priority, status=Status.OPEN, opened_at=at,
+            labels=dict(alert.get("labels") or {}),
+            runbook_url=annotations.get("runbook_url"),
+            budget_at_open=state.error_budget_remaining, budget_now=state.error_budget_remaining,
+            bad_at_open=_bad(alert, None), bad_now=_bad(alert, None))
+        if "burning_since" in alert:
+            incident.detected_after = max(0.0, at - parse_ts(alert["burning_since"]))
+        incident.alerts[state.id] = state
+        incident.note(at, "alert", f"{state.rule} ({state.severity}) firing: burn "
+                      f"{state.burn_rate_long:.1f}x/{alert.get('long_window', '')} "
+                      f"{state.burn_rate_short:.1f}x/{alert.get('short_window', '')}")
+        incident.note(at, "opened", f"incident opened as {priority}")
+        incident.escalation_due = self._next_due(incident, at)
+        self.incidents[incident.id] = incident
+        self.by_series[series_key(slo, series)] = incident.id
+        return [self._event(incident, "opened", at)]
+
+    def _reopen(self, incident: Incident, state: AlertState, priority: Priority, at: float,
+                alert_bad: Mapping[str, Any]) -> list[dict[str, object]]:
+        incident.status = Status.OPEN
+        incident.resolved_at = None
+        incident.acknowledged_at = None
+        incident.reopened += 1
+        incident.escalation_level = 0
+        incident.priority = max(incident.priority, priority, key=lambda p: p.rank)
+        incident.alerts[state.id] = state
+        incident.budget_now = state.error_budget_remaining
+        incident.bad_now = _bad(alert_bad, incident.bad_now)
+        incident.note(at, "reopened", f"{state.rule} firing again: incident reopened")
+        incident.escalation_due = self._next_due(incident, at)
+        return [self._event(incident, "reopened", at)]
+
+    def _resolve(self, incident: Incident, at: float, why: str,
+                 by: str | None) -> list[dict[str, object]]:
+        incident.status = Status.RESOLVED
+        incident.resolved_at = at
+        incident.escalation_due = None
+        incident.note(at, "resolved", why, by)
+        return [self._event(incident, "resolved", at)]
+
+    def _next_due(self, incident: Incident, since: float) -> float | None:
+        levels = self.policy.escalation
+        if not levels or incident.escalation_level >= len(levels) * (1 + self.policy.repeat):
+            return None
+        return since + levels[incident.escalation_level % len(levels)].after
+
+    # -- output ----------------------------------------------------------------------------
+
+    def _event(self, incident: Incident, event: str, at: float,
+               notify: list[str] | None = None) -> dict[str, object]:
+        message: dict[str, object] = {
+            "kind": "incident", "version": 1, "id": incident.id, "event": event,
+            "status": str(incident.status), "severity": str(incident.priority),
+            "title": incident.title, "service": incident.service, "slo": incident.slo,
+            "series": dict(incident.series),
+            "alerts": [a.export() for a in incident.alerts.values()],
+            "opened_at": format_ts(incident.opened_at),
+            "acknowledged_at": _ts(incident.acknowledged_at),
+            "resolved_at": _ts(incident.resolved_at),
+            "escalation_level": incident.escalation_level,
+            "assignee": incident.assignee, "at": format_ts(at),
+            "labels": dict(incident.labels),
+            "error_budget_remaining": incident.budget_now,
+            "error_budget_consumed": max(0.0, incident.budget_at_open - incident.budget_now),
+            "bad_events": incident.bad_events,
+        }
+        if incident.runbook_url:
+            message["runbook_url"] = incident.runbook_url
+        if notify is not None:
+            message["notify"] = notify
+        return message
+
+    def stats(self) -> dict[str, object]:
+        """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
+        def summary(incidents: list[Incident]) -> dict[str, object]:
+            acked = [i.acknowledged_at - i.opened_at for i in incidents if i.acknowledged_at]
+            fixed = [i.resolved_at - i.opened_at for i in incidents if i.resolved_at]
+            detect = [i.detected_after for i in incidents if i.detected_after is not None]
+            return {"incidents": len(incidents),
+                    "open": sum(i.status is not Status.RESOLVED for i in incidents),
+                    "by_severity": {p.value: sum(i.priority is p for i in incidents)
+                                    for p in Priority},
+                    "mtta_seconds": _mean(acked), "mttr_seconds": _mean(fixed),
+                    "mttd_seconds": _mean(detect)}
+
+        everything = list(self.incidents.values())
+        services = sorted({i.service for i in everything})
+        return {"overall": summary(everything),
+                "services": {s: summary([i for i in everything if i.service == s])
+                             for s in services}}
+
+
+def _bad(alert: Mapping[str, Any], otherwise: int | None) -> int | None:
+    value = alert.get("period_bad_events")
+    return int(value) if isinstance(value, int) else otherwise
+
+
+def _ts(value: float | None) -> str | None:
+    return None if value is None else format_ts(value)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,276 @@
+"""The incident state machine: open, update, severity, ack, escalation, resolve, reopen, stats."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.domain.incidents import (
+    CommandError,
+    EscalationLevel,
+    IncidentBook,
+    IncidentPolicy,
+    Priority,
+)
+from streams.domain.postmortem import postmortem_markdown
+from streams.domain.slo_loader import SloFileError, parse_slo_text
+from streams.domain.timestamps import format_ts, parse_ts
+
+T0 = parse_ts("2026-11-23T02:00:00Z")
+ESCALATING = IncidentPolicy(escalation=(EscalationLevel(300, ("primary",)),
+                                        EscalationLevel(900, ("secondary", "manager"))))
+
+
+def alert(rule: str, status: str, at: float, *, severity: str | None = None,
+          series: dict[str, str] | None = None, budget: float = 0.9, bad: int | None = None,
+          **extra: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "kind": "alert", "version": 1, "id": f"id-{rule}-{sorted((series or {}).items())}",
+        "status": status, "slo": "checkout-availability", "service": "checkout",
+        "series": series if series is not None else {"region": "eu"}, "rule": rule,
+        "severity": severity or ("page" if rule.startswith("page") else "ticket"),
+        "long_window": "1h", "short_window": "5m", "threshold": 14.4,
+        "burn_rate_long": 20.0, "burn_rate_short": 30.0, "error_budget_remaining": budget,
+        "at": format_ts(at), "started_at": format_ts(at), "labels": {"team": "payments"},
+        "annotations": {"summary": "...", "runbook_url": "https://runbooks.example/checkout"},
+        **extra}
+    if bad is not None:
+        event["period_bad_events"] = bad
+    return event
+
+
+def command(name: str, incident: str, at: float, **fields: object) -> dict[str, object]:
+    return {"command": name, "incident": incident, "by": "alice", "ts": format_ts(at), **fields}
+
+
+def test_a_page_opens_a_p1_incident() -> None:
+    book = IncidentBook()
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    assert opened["event"] == "opened" and opened["status"] == "open"
+    assert opened["severity"] == "P1" and opened["slo"] == "checkout-availability"
+    assert opened["series"] == {"region": "eu"} and opened["opened_at"] == format_ts(T0)
+    assert opened["runbook_url"] == "https://runbooks.example/checkout"
+    assert [a["rule"] for a in opened["alerts"]] == ["page-fast"]  # type: ignore[attr-defined, index]
+
+
+@pytest.mark.parametrize(("rule", "severity", "expected"), [
+    ("page-fast", "page", Priority.P1),
+    ("page-slow", "page", Priority.P2),
+    ("ticket-fast", "ticket", Priority.P3),
+    ("ticket-slow", "ticket", Priority.P3),
+    ("custom-page", "page", Priority.P2),
+    ("custom-ticket", "ticket", Priority.P3),
+])
+def test_the_severity_map_decides_the_priority(rule: str, severity: str,
+                                               expected: Priority) -> None:
+    [opened] = IncidentBook().on_alert(alert(rule, "firing", T0, severity=severity))
+    assert opened["severity"] == expected.value
+
+
+def test_further_alerts_update_the_open_incident_and_raise_its_severity() -> None:
+    book = IncidentBook()
+    [opened] = book.on_alert(alert("ticket-slow", "firing", T0))
+    assert opened["severity"] == "P3"
+    [updated] = book.on_alert(alert("page-fast", "firing", T0 + 60))
+    assert updated["event"] == "updated" and updated["id"] == opened["id"]
+    assert updated["severity"] == "P1"
+    [same] = book.on_alert(alert("ticket-fast", "firing", T0 + 120))
+    assert same["severity"] == "P1", "severity never falls silently"
+    assert len(book.incidents) == 1
+
+
+def test_other_series_get_their_own_incident() -> None:
+    book = IncidentBook()
+    first = book.on_alert(alert("page-fast", "firing", T0, series={"region": "eu"}))
+    second = book.on_alert(alert("page-fast", "firing", T0, series={"region": "us"}))
+    assert first[0]["id"] != second[0]["id"] and len(book.incidents) == 2
+
+
+def test_it_resolves_when_all_its_alerts_have_resolved() -> None:
+    book = IncidentBook()
+    book.on_alert(alert("page-fast", "firing", T0))
+    book.on_alert(alert("page-slow", "firing", T0 + 70))
+    [still] = book.on_alert(alert("page-fast", "resolved", T0 + 300))
+    assert still["event"] == "updated" and still["status"] == "open"
+    [resolved] = book.on_alert(alert("page-slow", "resolved", T0 + 900))
+    assert resolved["event"] == "resolved" and resolved["resolved_at"] == format_ts(T0 + 900)
+
+
+def test_acknowledgement_stops_escalation() -> None:
+    book = IncidentBook(ESCALATING)
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    [acked] = book.on_command(command("ack", str(opened["id"]), T0 + 120))
+    assert acked["event"] == "acknowledged" and acked["status"] == "acknowledged"
+    assert acked["acknowledged_at"] == format_ts(T0 + 120)
+    assert book.advance(T0 + 3600) == []
+
+
+def test_an_unacknowledged_incident_escalates_level_by_level_on_event_time() -> None:
+    book = IncidentBook(ESCALATING)
+    book.on_alert(alert("page-fast", "firing", T0))
+    assert book.advance(T0 + 299) == []
+    [first] = book.advance(T0 + 300)
+    assert first["event"] == "escalated" and first["escalation_level"] == 1
+    assert first["notify"] == ["primary"] and first["at"] == format_ts(T0 + 300)
+    # A jump in time escalates at the instants the timers ran out, not at the jump.
+    [second] = book.advance(T0 + 5000)
+    assert second["escalation_level"] == 2 and second["at"] == format_ts(T0 + 1200)
+    assert second["notify"] == ["secondary", "manager"]
+    assert book.advance(T0 + 90000) == [], "no levels left, no repeat"
+
+
+def test_escalation_repeats_the_chain_when_asked() -> None:
+    policy = IncidentPolicy(escalation=ESCALATING.escalation, repeat=1)
+    book = IncidentBook(policy)
+    book.on_alert(alert("page-fast", "firing", T0))
+    levels = [e["escalation_level"] for e in book.advance(T0 + 10_000)]
+    assert levels == [1, 2, 3, 4]
+
+
+def test_alerts_advance_the_timers_too() -> None:
+    book = IncidentBook(ESCALATING)
+    book.on_alert(alert("page-fast", "firing", T0))
+    events = book.on_alert(alert("page-slow", "firing", T0 + 400))
+    assert [e["event"] for e in events] == ["escalated", "updated"]
+
+
+def test_resolve_and_assign_and_note_by_command() -> None:
+    book = IncidentBook()
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    ident = str(opened["id"])
+    [assigned] = book.on_command(command("assign", ident, T0 + 10, assignee="bob"))
+    assert assigned["assignee"] == "bob"
+    book.on_command(command("note", ident, T0 + 20, text="rolling back"))
+    [resolved] = book.on_command(command("resolve", ident, T0 + 30))
+    assert resolved["event"] == "resolved" and resolved["status"] == "resolved"
+    kinds = [e["kind"] for e in book.incidents[ident].timeline]
+    assert kinds == ["alert", "opened", "assign", "note", "resolved"]
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"command": "reboot"}, "unknown command"),
+    ({"by": ""}, "missing field 'by'"),
+    ({"ts": "yesterday"}, "bad or missing 'ts'"),
+    ({"incident": "inc-000000000000"}, "unknown incident"),
+    ({"command": "assign"}, "assign needs 'assignee'"),
+    ({"command": "note"}, "note needs 'text'"),
+])
+def test_bad_commands_are_refused_with_a_reason(bad: dict[str, object], message: str) -> None:
+    book = IncidentBook()
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    with pytest.raises(CommandError, match=message):
+        book.on_command({**command("ack", str(opened["id"]), T0 + 5), **bad})
+
+
+def test_an_alert_firing_again_soon_after_resolution_reopens_the_incident() -> None:
+    book = IncidentBook(IncidentPolicy(reopen_within=1800))
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    [reopened] = book.on_alert(alert("page-fast", "firing", T0 + 600 + 1800))
+    assert reopened["event"] == "reopened" and reopened["id"] == opened["id"]
+    assert reopened["status"] == "open" and reopened["resolved_at"] is None
+    book.on_alert(alert("page-fast", "resolved", T0 + 3000))
+    [fresh] = book.on_alert(alert("page-fast", "firing", T0 + 3000 + 1801))
+    assert fresh["event"] == "opened" and fresh["id"] != opened["id"]
+
+
+def test_a_resolution_with_no_open_incident_changes_nothing() -> None:
+    assert IncidentBook().on_alert(alert("page-fast", "resolved", T0)) == []
+
+
+def test_statistics_overall_and_per_service() -> None:
+    book = IncidentBook()
+    [a] = book.on_alert(alert("page-fast", "firing", T0, burning_since=format_ts(T0 - 60)))
+    book.on_command(command("ack", str(a["id"]), T0 + 120))
+    book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    other = alert("ticket-slow", "firing", T0, series={})
+    other["service"], other["slo"] = "search", "search-availability"
+    book.on_alert(other)
+    stats = book.stats()
+    overall = stats["overall"]
+    assert overall["incidents"] == 2 and overall["open"] == 1  # type: ignore[index]
+    assert overall["by_severity"] == {"P1": 1, "P2": 0, "P3": 1}  # type: ignore[index]
+    checkout = stats["services"]["checkout"]  # type: ignore[index]
+    assert checkout["mtta_seconds"] == pytest.approx(120)
+    assert checkout["mttr_seconds"] == pytest.approx(600)
+    assert checkout["mttd_seconds"] == pytest.approx(60)
+    assert stats["services"]["search"]["mtta_seconds"] is None  # type: ignore[index]
+
+
+def test_the_postmortem_draft_lists_alerts_ack_deploy_and_resolution_in_time_order() -> None:
+    book = IncidentBook()
+    book.on_deploy({"ts": format_ts(T0 - 300), "service": "checkout", "version": "v41"})
+    [opened] = book.on_alert(alert("page-fast", "firing", T0, budget=0.95, bad=1000))
+    ident = str(opened["id"])
+    book.on_deploy({"ts": format_ts(T0 + 200), "service": "checkout", "version": "v42",
+                    "by": "deploybot"})
+    book.on_alert(alert("page-slow", "firing", T0 + 60, budget=0.90, bad=1600))
+    book.on_command(command("ack", ident, T0 + 120))
+    book.on_alert(alert("page-fast", "resolved", T0 + 500, budget=0.88, bad=1800))
+    [resolved] = book.on_alert(alert("page-slow", "resolved", T0 + 700, budget=0.88, bad=1800))
+    assert resolved["error_budget_consumed"] == pytest.approx(0.07)
+    assert resolved["bad_events"] == 800
+    text = postmortem_markdown(book.incidents[ident], book.deploys["checkout"])
+    assert text.startswith("# Postmortem: checkout-availability {region=eu}")
+    assert "**Status:** draft" in text and "7.00%" in text and "800 failed requests" in text
+    for heading in ("## Summary", "## Impact", "## Detection", "## Trigger", "## Root causes",
+                    "## Resolution", "## Timeline (UTC)", "## Action items", "## Lessons learned"):
+        assert heading in text
+    rows = [line for line in text.splitlines() if line.startswith("| 2026-")]
+    kinds = [row.split("|")[2].strip() for row in rows]
+    assert kinds == ["alert", "opened", "alert", "ack", "deploy", "alert", "alert", "resolved"]
+    assert [row.split("|")[1].strip() for row in rows] == sorted(
+        row.split("|")[1].strip() for row in rows)
+    assert "v41 at" in text and "v42 at" in text, "deploys around the incident are named"
+
+
+def test_the_incidents_section_of_the_slo_file_is_parsed() -> None:
+    slo_file = parse_slo_text(BASE + """incidents:
+  severity: {page-fast: P1, "ticket-*": P2}
+  reopen_within: 30m
+  escalation:
+    levels:
+      - {after: 5m, notify: [payments-pager]}
+      - {after: 15m, notify: [ops-hook, manager]}
+    repeat: 2
+""")
+    policy = slo_file.incidents
+    assert policy.priority("ticket-slow", "ticket") is Priority.P2
+    assert policy.priority("page-slow", "page") is Priority.P2  # no pattern: a page is P2
+    assert policy.reopen_within == 1800 and policy.repeat == 2
+    assert policy.escalation == (EscalationLevel(300, ("payments-pager",)),
+                                 EscalationLevel(900, ("ops-hook", "manager")))
+
+
+def test_without_an_incidents_section_the_defaults_hold() -> None:
+    assert parse_slo_text(BASE).incidents == IncidentPolicy()
+
+
+def test_a_bad_incidents_section_names_every_problem_with_its_path() -> None:
+    with pytest.raises(SloFileError) as error:
+        parse_slo_text(BASE + """incidents:
+  severity: {page-fast: P0}
+  reopen_within: soon
+  escalation:
+    levels:
+      - {after: 0s, notify: [a]}
+      - {notify: []}
+    repeat: -1
+  paging: true
+""")
+    assert error.value.problems == [
+        "incidents.paging: unknown key (allowed: escalation, reopen_within, severity)",
+        "incidents.severity.page-fast: must be P1, P2 or P3, got 'P0'",
+        "incidents.reopen_within: must be a duration such as 5m, 1h or 30d, got 'soon'",
+        "incidents.escalation.repeat: must be >= 0, got -1",
+        "incidents.escalation.levels[0].after: must be a duration such as 5m, 1h or 30d, "
+        "got '0s'",
+        "incidents.escalation.levels[1].after: is required (a duration such as 5m, 1h or 30d)",
+        "incidents.escalation.levels[1].notify: must be a non-empty list of receiver names, "
+        "got a list",
+    ]
+
+
+BASE = """apiVersion: sre-streams/v1
+slos:
+  - {name: api, service: api, objective: 0.999, sli: {availability: {}}}
+"""

@@ -381,3 +381,40 @@ def _ts(value: float | None) -> str | None:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def incident_record(incident: Incident) -> dict[str, object]:
+    """The incident as a JSON-ready record (state stored in the changelog)."""
+    return {
+        "id": incident.id, "slo": incident.slo, "service": incident.service,
+        "series": incident.series, "title": incident.title, "priority": str(incident.priority),
+        "status": str(incident.status), "opened_at": incident.opened_at, "labels": incident.labels,
+        "runbook_url": incident.runbook_url, "acknowledged_at": incident.acknowledged_at,
+        "resolved_at": incident.resolved_at, "assignee": incident.assignee,
+        "escalation_level": incident.escalation_level,
+        "escalation_due": incident.escalation_due,
+        "alerts": [a.export() for a in incident.alerts.values()], "timeline": incident.timeline,
+        "budget_at_open": incident.budget_at_open, "budget_now": incident.budget_now,
+        "detected_after": incident.detected_after, "reopened": incident.reopened,
+        "bad_at_open": incident.bad_at_open, "bad_now": incident.bad_now,
+    }
+
+
+def incident_from_record(record: Mapping[str, Any]) -> Incident:
+    fields = dict(record)
+    alerts = {str(a["id"]): AlertState(**a) for a in fields.pop("alerts")}
+    fields["priority"] = Priority(fields["priority"])
+    fields["status"] = Status(fields["status"])
+    return Incident(alerts=alerts, **fields)
+
+
+def book_meta(book: IncidentBook) -> dict[str, object]:
+    return {"now": book.now, "by_series": book.by_series, "deploys": book.deploys}
+
+
+def restore_book(book: IncidentBook, meta: Mapping[str, Any],
+                 records: list[Mapping[str, Any]]) -> None:
+    book.now = meta.get("now")
+    book.by_series = dict(meta.get("by_series") or {})
+    book.deploys = {k: list(v) for k, v in (meta.get("deploys") or {}).items()}
+    book.incidents = {str(r["id"]): incident_from_record(r) for r in records}

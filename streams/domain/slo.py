@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from streams.domain.durations import format_duration
 from streams.domain.incidents import IncidentPolicy
+from streams.domain.notify import NotifyConfig
 
 
 class Severity(StrEnum):
@@ -117,3 +118,4 @@ class SloFile:
     slos: tuple[Slo, ...]
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)

@@ -13,6 +13,7 @@ import yaml
 
 from streams.domain.durations import DurationError, format_duration, parse_duration
 from streams.domain.incidents import EscalationLevel, IncidentPolicy, Priority
+from streams.domain.notify import PAGERDUTY_URL, NotifyConfig, Receiver, Route
 from streams.domain.slo import (
     BUILTIN_POLICIES,
     AlertPolicy,
@@ -28,7 +29,7 @@ from streams.domain.slo import (
 API_VERSION = "sre-streams/v1"
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents"}
+_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events"}
@@ -141,7 +142,102 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         seen[slo.name] = index
         slos.append(slo)
     incidents = _incidents(document.get("incidents", {}), "incidents", problems)
-    return SloFile(tuple(slos), policies, incidents)
+    notify = _notify(document.get("notify", {}), "notify", problems)
+    for index, level in enumerate(incidents.escalation):
+        for name in level.notify:
+            if name not in notify.receivers:
+                problems.add(f"incidents.escalation.levels[{index}].notify",
+                             f"unknown receiver {name!r} (define it under notify.receivers)")
+    return SloFile(tuple(slos), policies, incidents, notify)
+
+
+def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
+    """The `notify` section: receivers (PagerDuty or webhooks) and routes on labels."""
+    if value is None:
+        return NotifyConfig()
+    if not isinstance(value, Mapping):
+        problems.add(path, f"must be a mapping with receivers and routes, got {_kind(value)}")
+        return NotifyConfig()
+    _unknown_keys(value, {"receivers", "routes"}, path, problems)
+    receivers: dict[str, Receiver] = {}
+    raw_receivers = value.get("receivers", [])
+    if not isinstance(raw_receivers, list):
+        problems.add(f"{path}.receivers", f"must be a list, got {_kind(raw_receivers)}")
+        raw_receivers = []
+    for index, raw in enumerate(raw_receivers):
+        receiver = _receiver(raw, f"{path}.receivers[{index}]", problems)
+        if receiver is None:
+            continue
+        if receiver.name in receivers:
+            problems.add(f"{path}.receivers[{index}].name", f"duplicate receiver {receiver.name!r}")
+        receivers[receiver.name] = receiver
+    routes: list[Route] = []
+    raw_routes = value.get("routes", [])
+    if not isinstance(raw_routes, list):
+        problems.add(f"{path}.routes", f"must be a list, got {_kind(raw_routes)}")
+        raw_routes = []
+    for index, raw in enumerate(raw_routes):
+        where = f"{path}.routes[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.add(where, f"must be a mapping with receiver and match, got {_kind(raw)}")
+            continue
+        _unknown_keys(raw, {"receiver", "match"}, where, problems)
+        name = _string(raw.get("receiver", _UNSET), f"{where}.receiver", problems)
+        if name is not None and name not in receivers:
+            problems.add(f"{where}.receiver", f"unknown receiver {name!r}")
+            continue
+        match = _labels(raw.get("match", {}), f"{where}.match", problems)
+        if name is not None:
+            routes.append(Route(name, match))
+    return NotifyConfig(receivers, tuple(routes))
+
+
+def _receiver(raw: object, path: str, problems: _Problems) -> Receiver | None:
+    if not isinstance(raw, Mapping):
+        problems.add(path, f"must be a mapping with name and pagerduty or webhook, got {_kind(raw)}")
+        return None
+    _unknown_keys(raw, {"name", "pagerduty", "webhook"}, path, problems)
+    name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
+    kinds = [k for k in ("pagerduty", "webhook") if k in raw]
+    if len(kinds) != 1:
+        problems.add(path, "needs exactly one of pagerduty or webhook")
+        return None
+    where = f"{path}.{kinds[0]}"
+    spec = raw[kinds[0]]
+    if not isinstance(spec, Mapping):
+        problems.add(where, f"must be a mapping, got {_kind(spec)}")
+        return None
+    if kinds[0] == "pagerduty":
+        _unknown_keys(spec, {"routing_key", "routing_key_env", "url", "rate_per_minute"}, where,
+                      problems)
+        key, env = spec.get("routing_key"), spec.get("routing_key_env")
+        if (key is None) == (env is None):
+            problems.add(where, "needs exactly one of routing_key or routing_key_env")
+            return None
+        if key is not None and (not isinstance(key, str) or len(key) != 32):
+            problems.add(f"{where}.routing_key", "must be the 32-character integration key")
+            return None
+        if env is not None and _string(env, f"{where}.routing_key_env", problems) is None:
+            return None
+        url = _string(spec.get("url", PAGERDUTY_URL), f"{where}.url", problems)
+        rate = _count(spec.get("rate_per_minute", 120), f"{where}.rate_per_minute", problems,
+                      minimum=1)
+        if name is None or url is None or rate is None:
+            return None
+        return Receiver(name, "pagerduty", url, key, env, rate)
+    _unknown_keys(spec, {"url", "format", "rate_per_minute"}, where, problems)
+    url = _string(spec.get("url", _UNSET), f"{where}.url", problems)
+    fmt = spec.get("format", "raw")
+    if fmt not in ("alertmanager", "slack", "raw"):
+        problems.add(f"{where}.format", f"must be alertmanager, slack or raw, got {fmt!r}")
+        return None
+    rate = _count(spec.get("rate_per_minute", 600), f"{where}.rate_per_minute", problems, minimum=1)
+    if name is None or url is None or rate is None:
+        return None
+    if not url.startswith(("http://", "https://")):
+        problems.add(f"{where}.url", f"must be an http(s) URL, got {url!r}")
+        return None
+    return Receiver(name, fmt, url, rate_per_minute=rate)
 
 
 def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from streams.domain.incidents import (
@@ -10,6 +11,9 @@ from streams.domain.incidents import (
     IncidentBook,
     IncidentPolicy,
     Priority,
+    book_meta,
+    incident_record,
+    restore_book,
 )
 from streams.domain.postmortem import postmortem_markdown
 from streams.domain.slo_loader import SloFileError, parse_slo_text
@@ -232,6 +236,11 @@ def test_the_incidents_section_of_the_slo_file_is_parsed() -> None:
       - {after: 5m, notify: [payments-pager]}
       - {after: 15m, notify: [ops-hook, manager]}
     repeat: 2
+notify:
+  receivers:
+    - {name: payments-pager, pagerduty: {routing_key_env: PD_KEY}}
+    - {name: ops-hook, webhook: {url: "http://hooks.example/ops", format: alertmanager}}
+    - {name: manager, webhook: {url: "http://hooks.example/chat", format: slack}}
 """)
     policy = slo_file.incidents
     assert policy.priority("ticket-slow", "ticket") is Priority.P2
@@ -274,3 +283,16 @@ BASE = """apiVersion: sre-streams/v1
 slos:
   - {name: api, service: api, objective: 0.999, sli: {availability: {}}}
 """
+
+
+def test_an_incident_book_round_trips_through_its_records() -> None:
+    book = IncidentBook(ESCALATING)
+    [opened] = book.on_alert(alert("page-fast", "firing", T0, bad=10))
+    book.on_command(command("assign", str(opened["id"]), T0 + 10, assignee="bob"))
+    book.on_deploy({"ts": format_ts(T0 + 20), "service": "checkout", "version": "v2"})
+    copy = IncidentBook(ESCALATING)
+    records = [orjson.loads(orjson.dumps(incident_record(i))) for i in book.incidents.values()]
+    restore_book(copy, orjson.loads(orjson.dumps(book_meta(book))), records)
+    assert copy.incidents == book.incidents and copy.deploys == book.deploys
+    # Both go on identically: the escalation timer survived.
+    assert copy.advance(T0 + 400) == book.advance(T0 + 400) != []

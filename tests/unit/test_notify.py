@@ -1,0 +1,104 @@
+"""Receivers, routes and payload formats (PagerDuty Events v2, Alertmanager v4, Slack, raw)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.domain.incidents import IncidentBook
+from streams.domain.notify import delivery_key, payload
+from streams.domain.slo_loader import SloFileError, parse_slo_text
+from streams.domain.timestamps import format_ts
+from tests.unit.test_incidents import BASE, T0, alert, command
+
+NOTIFY = BASE + """notify:
+  receivers:
+    - name: payments-pager
+      pagerduty: {routing_key: "0123456789abcdef0123456789abcdef", url: "http://127.0.0.1:9/pd"}
+    - {name: ops-hook, webhook: {url: "http://127.0.0.1:9/am", format: alertmanager}}
+    - {name: chat, webhook: {url: "http://127.0.0.1:9/chat", format: slack}}
+  routes:
+    - {match: {team: payments}, receiver: payments-pager}
+    - {receiver: ops-hook}
+"""
+
+
+def events() -> list[dict[str, object]]:
+    book = IncidentBook()
+    made = book.on_alert(alert("page-fast", "firing", T0, budget=0.93))
+    ident = str(made[0]["id"])
+    made += book.on_command(command("ack", ident, T0 + 60))
+    made += book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    return made
+
+
+def test_routes_pick_the_first_matching_receiver_and_escalations_add_theirs() -> None:
+    config = parse_slo_text(NOTIFY).notify
+    opened = events()[0]
+    assert [r.name for r in config.receivers_for(opened)] == ["payments-pager"]
+    other = {**opened, "labels": {"team": "search"}}
+    assert [r.name for r in config.receivers_for(other)] == ["ops-hook"]
+    escalated = {**other, "notify": ["chat", "payments-pager"]}
+    assert [r.name for r in config.receivers_for(escalated)] == ["ops-hook", "chat",
+                                                                  "payments-pager"]
+
+
+def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key() -> None:
+    receiver = parse_slo_text(NOTIFY).notify.receivers["payments-pager"]
+    bodies = [payload(receiver, e, "0123456789abcdef0123456789abcdef") for e in events()]
+    assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]  # type: ignore[index]
+    assert len({b["dedup_key"] for b in bodies}) == 1  # type: ignore[index]
+    trigger = bodies[0]
+    assert trigger is not None
+    assert trigger["routing_key"] == "0123456789abcdef0123456789abcdef"
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["payload"]["source"] == "sre-streams/checkout"
+    assert trigger["payload"]["summary"].startswith("[P1] checkout-availability {region=eu}")
+    assert trigger["payload"]["custom_details"]["error_budget_remaining"] == pytest.approx(0.93)
+    assert trigger["links"] == [{"href": "https://runbooks.example/checkout", "text": "Runbook"}]
+    assert "Receiver(name='payments-pager'" in repr(receiver)
+    assert "0123456789abcdef" not in repr(receiver), "the key stays out of logs"
+
+
+def test_alertmanager_webhook_v4_shape() -> None:
+    receiver = parse_slo_text(NOTIFY).notify.receivers["ops-hook"]
+    opened, _, resolved = (payload(receiver, e, None) for e in events())
+    assert opened is not None and resolved is not None
+    assert opened["version"] == "4" and opened["status"] == "firing"
+    assert set(opened) >= {"groupKey", "status", "alerts", "commonLabels", "groupLabels"}
+    [firing] = opened["alerts"]
+    assert firing["labels"]["region"] == "eu" and firing["labels"]["severity"] == "P1"
+    assert firing["startsAt"] == format_ts(T0) and firing["fingerprint"]
+    assert resolved["status"] == "resolved"
+    assert resolved["alerts"][0]["endsAt"] == format_ts(T0 + 600)
+
+
+def test_slack_text_and_delivery_keys() -> None:
+    receiver = parse_slo_text(NOTIFY).notify.receivers["chat"]
+    body = payload(receiver, events()[0], None)
+    assert body is not None and body["text"].startswith("[P1] OPENED: checkout-availability")
+    first, second = events()[0], events()[1]
+    assert delivery_key(first, "chat") == delivery_key(dict(first), "chat")
+    assert delivery_key(first, "chat") != delivery_key(second, "chat")
+    assert delivery_key(first, "chat") != delivery_key(first, "ops-hook")
+
+
+def test_a_bad_notify_section_names_every_problem_with_its_path() -> None:
+    with pytest.raises(SloFileError) as error:
+        parse_slo_text(BASE + """notify:
+  receivers:
+    - {name: pd, pagerduty: {routing_key: short}}
+    - {name: hook, webhook: {url: "ftp://x", format: teams}}
+    - {name: both, pagerduty: {routing_key_env: K}, webhook: {url: "http://x"}}
+  routes:
+    - {receiver: nowhere}
+incidents:
+  escalation: {levels: [{after: 5m, notify: [ghost]}]}
+""")
+    assert error.value.problems == [
+        "notify.receivers[0].pagerduty.routing_key: must be the 32-character integration key",
+        "notify.receivers[1].webhook.format: must be alertmanager, slack or raw, got 'teams'",
+        "notify.receivers[2]: needs exactly one of pagerduty or webhook",
+        "notify.routes[0].receiver: unknown receiver 'nowhere'",
+        "incidents.escalation.levels[0].notify: unknown receiver 'ghost' (define it under "
+        "notify.receivers)",
+    ]

@@ -15,6 +15,7 @@ import faust
 
 from streams.domain.slo_loader import load_slo_file
 from streams.engine_service import EngineService
+from streams.incident_service import IncidentService
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ class SreApp(faust.App):
         if not self.producer_only and not self.client_only:
             if not settings.slos:
                 raise RuntimeError("no SLO file: set SRE_SLOS or pass --slos")
-            dependencies.append(EngineService(settings, load_slo_file(settings.slos),
-                                              loop=self.loop, beacon=self.beacon))
+            slo_file = load_slo_file(settings.slos)
+            dependencies.append(EngineService(settings, slo_file, loop=self.loop,
+                                              beacon=self.beacon))
+            dependencies.append(IncidentService(settings, slo_file, loop=self.loop,
+                                                beacon=self.beacon))
         return dependencies
 
 

@@ -91,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--max", type=int, help="stop after this many messages")
     tail.add_argument("--timeout", help="stop after this long")
 
-    from streams import traffic_cli
+    from streams import incidents_cli, traffic_cli
 
     traffic_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    incidents_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     return parser
 
 
@@ -114,6 +115,10 @@ def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
             return _backtest(args, stdout, stderr)
         if args.command == "slo":
             return _validate(args, stdout, stderr)
+        if args.command == "incidents":
+            from streams import incidents_cli
+
+            return incidents_cli.run(args, _settings, stdout, stderr)
         if args.command == "generate":
             from streams import traffic_cli
 

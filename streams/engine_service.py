@@ -220,8 +220,11 @@ class EngineService(mode.Service):
                               alerts: list[dict[str, object]]) -> None:
         producer = self.producer
         assert producer is not None
+        # Keyed by series, as budgets are: every alert of a series (all its rules) stays in
+        # order on one partition, which the incident service relies on.
         sent = [await producer.send(self.topics.alerts, orjson.dumps(alert),
-                                    key=str(alert["id"]).encode()) for alert in alerts]
+                                    key=orjson.dumps([alert["slo"], alert["series"]]))
+                for alert in alerts]
         for future in sent:
             metadata = await future
             proc.alert_offsets[metadata.partition] = max(

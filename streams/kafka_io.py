@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,14 +37,15 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-async def ensure_topics(settings: Settings, names: list[str], *, compact: bool = False) -> None:
+async def ensure_topics(settings: Settings, names: list[str], *, compact: bool = False,
+                        partitions: int | None = None) -> None:
     """Create topics that do not exist yet, with the configured partition count."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         configs = {"cleanup.policy": "compact"} if compact else None
-        missing = [NewTopic(name, settings.partitions, 1, topic_configs=configs)
+        missing = [NewTopic(name, partitions or settings.partitions, 1, topic_configs=configs)
                    for name in names if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -150,6 +151,16 @@ def topic_name(settings: Settings, name: str) -> str:
     return short.get(name, name)
 
 
+@contextlib.asynccontextmanager
+async def running(client: Any) -> AsyncIterator[Any]:
+    """A started aiokafka client, stopped on the way out, also when it failed to start."""
+    try:
+        await client.start()
+        yield client
+    finally:
+        await client.stop()
+
+
 async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
                from_beginning: bool = True, limit: int | None = None,
                timeout: float | None = None) -> int:
@@ -157,11 +168,10 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
     consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
                                 auto_offset_reset="earliest" if from_beginning else "latest",
                                 enable_auto_commit=False)
-    await consumer.start()
     seen = 0
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    try:
+    async with running(consumer):
         while limit is None or seen < limit:
             if deadline is not None and loop.time() >= deadline:
                 break
@@ -171,8 +181,6 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
                     if message.value is not None:
                         emit(message.value)
                         seen += 1
-    finally:
-        await consumer.stop()
     return seen
 
 
@@ -187,8 +195,7 @@ async def read_partitions(settings: Settings, topic: str, partitions: list[int],
     consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
-    await consumer.start()
-    try:
+    async with running(consumer):
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
@@ -201,8 +208,6 @@ async def read_partitions(settings: Settings, topic: str, partitions: list[int],
                 found[tp.partition] += [(m.key, m.value) for m in messages if m.key is not None]
             if not behind and not batches:
                 return found
-    finally:
-        await consumer.stop()
 
 
 async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,
@@ -215,9 +220,8 @@ async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,
     """
     consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()  # subscribed first: that fetches the topic's partitions
     values: list[bytes] = []
-    try:
+    async with running(consumer):  # subscribed first: that fetches the topic's partitions
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.unsubscribe()
         if not tps:
@@ -236,5 +240,3 @@ async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,
                 values += [m.value for m in messages if m.value is not None]
             if not behind and not batches:
                 return values
-    finally:
-        await consumer.stop()

@@ -24,6 +24,12 @@ def from_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     return value if value else None
 
 
+def secret(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A secret from the environment variable the configuration names (e.g. a routing key)."""
+    value = (os.environ if environ is None else environ).get(name)
+    return value if value else None
+
+
 def duration_setting(flag: str | None, name: str, default: float,
                      environ: Mapping[str, str] | None = None) -> float:
     """A duration from a flag, else `SRE_<NAME>`, else the default; a bare number is seconds."""

@@ -63,6 +63,7 @@ def alert_event(
     budget_remaining: float,
     identifier: str | None = None,
     period_bad: int | None = None,
+    burning_since: float | None = None,
 ) -> dict[str, object]:
     """The alert event of one transition, as published on `sre.alerts`."""
     factor = rule.factor(slo.window)
@@ -101,4 +102,7 @@ def alert_event(
     }
     if period_bad is not None:
         event["period_bad_events"] = period_bad  # bad events in the budget period at `at`
+    if firing and burning_since is not None:
+        # Since when the short window has burnt faster than 1x: the start of detection.
+        event["burning_since"] = format_ts(burning_since)
     return event

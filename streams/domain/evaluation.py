@@ -63,6 +63,7 @@ class _RuleSpec:
     short: int
     num: int  # trips when bad * den >= num * total (see bad_ratio_threshold)
     den: int
+    allowed: float  # 1 - objective: the short window burns (rate > 1) when bad > allowed * total
 
 
 class _SloRuntime:
@@ -77,7 +78,7 @@ class _SloRuntime:
         self.period = plan.index(slo.window)
         self.rules = tuple(
             _RuleSpec(rule, plan.index(rule.long), plan.index(rule.short),
-                      *bad_ratio_threshold(rule, slo))
+                      *bad_ratio_threshold(rule, slo), 1.0 - slo.objective)
             for rule in slo.policy.rules
         )
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
@@ -85,9 +86,10 @@ class _SloRuntime:
 
 
 class Series:
-    """One SLO series: its counters and which rules are firing since when."""
+    """One SLO series: its counters, which rules are firing since when, and since when each
+    rule's short window has burnt faster than 1x (for time to detect)."""
 
-    __slots__ = ("counters", "key", "labels", "runtime", "started")
+    __slots__ = ("burning", "counters", "key", "labels", "runtime", "started")
 
     def __init__(self, runtime: _SloRuntime, key: SeriesKey) -> None:
         self.runtime = runtime
@@ -95,6 +97,7 @@ class Series:
         self.labels = dict(zip(runtime.slo.group_by, key, strict=True))
         self.counters = SeriesCounters(runtime.plan)
         self.started: list[float | None] = [None] * len(runtime.rules)
+        self.burning: list[float | None] = [None] * len(runtime.rules)
 
     @property
     def slo(self) -> Slo:
@@ -406,17 +409,22 @@ class Engine:
             good = counters.good
             total = counters.total
             started = series.started
+            burning = series.burning
             min_events = runtime.min_events
             for k, spec in enumerate(runtime.rules):
                 # window_trips() inlined for both windows: this runs per series per instant.
                 long_total = total[spec.long]
                 short_total = total[spec.short]
+                short_bad = short_total - good[spec.short]
+                if (short_bad > spec.allowed * short_total) is (burning[k] is None):
+                    burning[k] = at if burning[k] is None else None
+                    self._dirty.add(series)  # saved with the series: restarts detect alike
                 holds = (
                     long_total > 0
                     and long_total >= min_events
                     and (long_total - good[spec.long]) * spec.den >= spec.num * long_total
                     and short_total > 0
-                    and (short_total - good[spec.short]) * spec.den >= spec.num * short_total
+                    and short_bad * spec.den >= spec.num * short_total
                 )
                 if holds is (started[k] is None):
                     self._transition(series, k, spec, holds, at)
@@ -444,6 +452,7 @@ class Engine:
             budget_remaining=self._budget_remaining(series),
             identifier=alert_id(runtime.slo.name, series.labels, spec.rule.name),
             period_bad=counters.total[runtime.period] - counters.good[runtime.period],
+            burning_since=series.burning[k] if firing else None,
         ))
 
     @staticmethod
@@ -515,6 +524,7 @@ class Engine:
             "key": list(series.key),
             "plan": series.runtime.plan.fingerprint,
             "started": list(series.started),
+            "burning": list(series.burning),
             "counters": series.counters.export(),
         }
 
@@ -543,6 +553,8 @@ class Engine:
             series = Series(runtime, key)
             series.counters = SeriesCounters.restore(runtime.plan, state["counters"])
             series.started = [None if v is None else float(v) for v in state["started"]]
+            series.burning = [None if v is None else float(v)
+                              for v in state.get("burning") or series.burning]
             if instant is not None:
                 series.counters.replay_to(int(instant))
             runtime.series[key] = series

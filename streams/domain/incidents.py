@@ -128,6 +128,10 @@ class Incident:
         self.timeline.append(entry)
 
 
+def deploy_text(service: str, version: str) -> str:
+    return f"deploy of {service} {version}"
+
+
 def series_key(slo: str, series: Mapping[str, object]) -> str:
     return slo + "|" + ",".join(f"{k}={series[k]}" for k in sorted(series))
 
@@ -245,7 +249,7 @@ class IncidentBook:
         del recent[:-20]
         for incident in self.incidents.values():
             if incident.service == service and incident.status is not Status.RESOLVED:
-                incident.note(at, "deploy", f"deploy of {service} {record['version']}",
+                incident.note(at, "deploy", deploy_text(service, str(record["version"])),
                               str(record["by"]) if record["by"] else None)
         return events
 
@@ -343,6 +347,7 @@ class IncidentBook:
             "error_budget_remaining": incident.budget_now,
             "error_budget_consumed": max(0.0, incident.budget_at_open - incident.budget_now),
             "bad_events": incident.bad_events,
+            "detected_after": incident.detected_after,
         }
         if incident.runbook_url:
             message["runbook_url"] = incident.runbook_url

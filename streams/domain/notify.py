@@ -7,7 +7,7 @@ Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,7 +33,6 @@ class Receiver:
 class Route:
     receiver: str
     match: tuple[tuple[str, str], ...] = ()  # labels (or service/slo/severity) that must equal
-    escalation_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +40,15 @@ class NotifyConfig:
     receivers: dict[str, Receiver] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
 
-    def receivers_for(self, incident: Mapping[str, Any]) -> list[Receiver]:
-        """Receivers of an incident event: the first matching route, plus escalation targets."""
+    def receivers_for(self, incident: Mapping[str, Any],
+                      escalation: Sequence[Sequence[str]] = ()) -> list[Receiver]:
+        """Receivers of an incident event: the first matching route; for an escalation, the
+        level's receivers instead (the route's receiver has been told already). Receivers
+        paged by the escalation levels reached (`escalation`: each level's receiver names)
+        also hear of the acknowledgement and the resolution."""
+        if incident.get("event") == "escalated":
+            names = [str(name) for name in incident.get("notify") or []]
+            return [self.receivers[name] for name in names if name in self.receivers]
         chosen: list[str] = []
         facts = {**{k: str(v) for k, v in (incident.get("labels") or {}).items()},
                  "service": str(incident.get("service")), "slo": str(incident.get("slo")),
@@ -51,9 +57,10 @@ class NotifyConfig:
             if all(facts.get(k) == v for k, v in route.match):
                 chosen.append(route.receiver)
                 break
-        for name in incident.get("notify") or []:  # escalation levels name their receivers
-            if name not in chosen:
-                chosen.append(str(name))
+        if incident.get("event") in {"acknowledged", "resolved"} and escalation:
+            reached = int(incident.get("escalation_level") or 0)
+            for level in range(reached):
+                chosen += [n for n in escalation[level % len(escalation)] if n not in chosen]
         return [self.receivers[name] for name in chosen if name in self.receivers]
 
 

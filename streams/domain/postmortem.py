@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from streams.domain.incidents import Incident, Status
+from streams.domain.incidents import Incident, Status, deploy_text
 from streams.domain.timestamps import format_ts
+
+DEPLOYS_BEFORE = 6 * 3600  # deploys this long before the opening are listed as candidates
 
 
 def _duration(seconds: float | None) -> str:
@@ -26,9 +28,14 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
     peak_long = max((a.burn_rate_long for a in incident.alerts.values()), default=0.0)
     peak_short = max((a.burn_rate_short for a in incident.alerts.values()), default=0.0)
     acked = next((e for e in incident.timeline if e["kind"] == "ack"), None)
-    timeline = sorted(incident.timeline, key=lambda e: str(e["at"]))
     related = [d for d in (deploys or []) if str(d["at"]) <= format_ts(resolved or 1e12)
-               and str(d["at"]) >= format_ts(incident.opened_at - 6 * 3600)]
+               and str(d["at"]) >= format_ts(incident.opened_at - DEPLOYS_BEFORE)]
+    # Deploys shortly before the opening belong in the timeline too (likely triggers); those
+    # during the incident are in it already.
+    noted = {(e["at"], e["text"]) for e in incident.timeline if e["kind"] == "deploy"}
+    earlier = [_deploy_entry(d) for d in related]
+    timeline = sorted([*incident.timeline, *(e for e in earlier if (e["at"], e["text"]) not in noted)],
+                      key=lambda e: str(e["at"]))
     lines = [
         f"# Postmortem: {incident.title}",
         "",
@@ -106,6 +113,14 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
         "",
     ]
     return "\n".join(lines)
+
+
+def _deploy_entry(deploy: dict[str, object]) -> dict[str, object]:
+    entry: dict[str, object] = {"at": deploy["at"], "kind": "deploy",
+                                "text": deploy_text(str(deploy["service"]), str(deploy["version"]))}
+    if deploy.get("by"):
+        entry["by"] = deploy["by"]
+    return entry
 
 
 def _affected(incident: Incident) -> str:

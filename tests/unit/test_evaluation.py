@@ -114,6 +114,27 @@ def test_the_alert_event_has_the_contract_fields(one_hour_outage: list[dict[str,
     assert firing["error_budget_remaining"] == pytest.approx(1 - 60 / (3 * DAY + 60) / 0.001)
 
 
+@pytest.mark.parametrize(("rule", "theory", "short"), RULES)
+def test_firing_events_say_since_when_the_short_window_burns(
+    one_hour_outage: list[dict[str, object]], rule: str, theory: float, short: float
+) -> None:
+    # A total outage burns the short window S faster than 1x once it has lasted 0.1% of S:
+    # at the first 10 s instant after that (count events cover the 10 s before their ts).
+    firing = next(a for a in one_hour_outage if a["rule"] == rule and a["status"] == "firing")
+    first = T + 10 * (int(0.001 * short / 10) + 1)
+    assert parse_ts(firing["burning_since"]) == first  # type: ignore[arg-type]
+    assert all("burning_since" not in a for a in one_hour_outage if a["status"] == "resolved")
+
+
+def test_burning_since_restarts_with_each_burn() -> None:
+    engine = engine_for(AVAILABILITY % {"min_events": 0})
+    second = T + 3 * HOUR
+    alerts = run(engine, counts(T - 3 * DAY, T + 5 * HOUR, lambda ts: 1.0 if (
+        T < ts <= T + 10 * MINUTE or second < ts <= second + 10 * MINUTE) else 0.0))
+    pages = [a for a in alerts if a["rule"] == "page-fast" and a["status"] == "firing"]
+    assert [parse_ts(a["burning_since"]) for a in pages] == [T + 10, second + 10]  # type: ignore[arg-type]
+
+
 def test_no_transitions_between_firing_and_resolved(one_hour_outage: list[dict[str, object]]) -> None:
     statuses = [(a["rule"], a["status"]) for a in one_hour_outage]
     assert len(statuses) == 8 and len(set(statuses)) == 8

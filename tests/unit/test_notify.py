@@ -31,15 +31,21 @@ def events() -> list[dict[str, object]]:
     return made
 
 
-def test_routes_pick_the_first_matching_receiver_and_escalations_add_theirs() -> None:
+def test_routes_pick_the_first_matching_receiver_and_escalations_page_their_levels() -> None:
     config = parse_slo_text(NOTIFY).notify
     opened = events()[0]
     assert [r.name for r in config.receivers_for(opened)] == ["payments-pager"]
     other = {**opened, "labels": {"team": "search"}}
     assert [r.name for r in config.receivers_for(other)] == ["ops-hook"]
-    escalated = {**other, "notify": ["chat", "payments-pager"]}
-    assert [r.name for r in config.receivers_for(escalated)] == ["ops-hook", "chat",
-                                                                  "payments-pager"]
+    escalated = {**other, "event": "escalated", "escalation_level": 1,
+                 "notify": ["chat", "payments-pager"]}
+    assert [r.name for r in config.receivers_for(escalated)] == ["chat", "payments-pager"]
+    levels = [["chat", "payments-pager"], ["ops-hook"]]
+    resolved = {**other, "event": "resolved", "status": "resolved", "escalation_level": 1}
+    assert [r.name for r in config.receivers_for(resolved, levels)] == [
+        "ops-hook", "chat", "payments-pager"], "those paged by an escalation hear the end"
+    assert [r.name for r in config.receivers_for({**resolved, "escalation_level": 0}, levels)] == [
+        "ops-hook"]
 
 
 def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key() -> None:

@@ -30,6 +30,9 @@ TOPIC_FILES = {
     "sre.alerts": "sre.alerts.schema.json",
     "sre.budgets": "sre.budgets.schema.json",
     "sre.dead-letter": "sre.dead-letter.schema.json",
+    "sre.incidents": "sre.incidents.schema.json",
+    "sre.commands": "sre.commands.schema.json",
+    "sre.deploys": "sre.deploys.schema.json",
 }
 
 
@@ -56,6 +59,9 @@ def test_the_expected_files_exist() -> None:
         "alert.schema.json",
         "budget.schema.json",
         "dead-letter.schema.json",
+        "incident.schema.json",
+        "command.schema.json",
+        "deploy.schema.json",
         *TOPIC_FILES.values(),
     }
     assert expected <= set(FILE_NAMES)
@@ -110,7 +116,7 @@ def test_topic_files_load_by_topic_name(topic: str, file_name: str) -> None:
 
 
 def test_output_schemas_allow_future_keys() -> None:
-    for name in ("alert", "budget", "dead-letter"):
+    for name in ("alert", "budget", "dead-letter", "incident"):
         assert load_schema(name).get("additionalProperties", True) is not False
 
 
@@ -389,3 +395,12 @@ def test_request_and_count_events_never_overlap() -> None:
 def test_errors_name_the_offending_field() -> None:
     errors = schema_errors("sre.requests", [_with(REQUEST, status=700)])
     assert any("$[0].status" in line and "599" in line for line in errors), errors
+
+
+def test_commands_need_their_own_fields() -> None:
+    validator = load_validator("sre.commands")
+    base = {"incident": "inc-3f2a9c1e0b7d", "by": "alice", "ts": "2026-11-23T20:02:00Z"}
+    assert validator.is_valid({**base, "command": "ack"})
+    assert not validator.is_valid({**base, "command": "note"}), "a note needs its text"
+    assert not validator.is_valid({**base, "command": "assign"}), "assign needs an assignee"
+    assert not validator.is_valid({**base, "command": "page"})

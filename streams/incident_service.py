@@ -1,0 +1,423 @@
+"""The incident service: alerts, commands and deploys in; incident events and pages out.
+
+One worker of the app holds every partition of `sre.alerts`, `sre.commands` and
+`sre.deploys` (an assignor that gives all partitions to one member of the group
+`<app id>-incidents`): incidents are per SLO series, and commands name incidents, so they
+need one place. The volume is small. If that worker dies, another takes over the whole set.
+
+State (every incident, the input offsets, the outbox of incident events and the pending
+deliveries) is checkpointed to `<app id>-incident-state-changelog` as the engine's is
+(changed records, then a meta record), and input is read on from the stored offsets.
+Incident events are published after the checkpoint that produced them; deliveries are
+attempted after it and marked done in a later checkpoint, so a restart neither loses a
+notification nor sends one twice, except when a worker dies between a receiver's answer and
+the record of it (then the receiver sees the same `Idempotency-Key`, or PagerDuty the same
+`dedup_key`, again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import mode
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
+
+from streams.domain.incidents import (
+    CommandError,
+    IncidentBook,
+    book_meta,
+    incident_record,
+    restore_book,
+)
+from streams.domain.notify import delivery_key, payload
+from streams.domain.postmortem import postmortem_markdown
+from streams.domain.slo import SloFile
+from streams.domain.timestamps import parse_ts
+from streams.integrations.delivery import Attempt, RateLimiter, send
+from streams.kafka_io import client_options, ensure_topics, read_after, read_partitions
+from streams.live import dead_letter
+from streams.settings import Settings, secret
+
+log = logging.getLogger(__name__)
+
+
+def state_topic(settings: Settings) -> str:
+    return f"{settings.app_id}-incident-state-changelog"
+
+
+class AllToOneAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
+    """Every partition to one member (the first by id): a leader for low-volume state."""
+
+    name = "sre-all-to-one"
+    version = 0
+
+    @classmethod
+    def assign(cls, cluster: Any, members: Mapping[str, Any]) -> dict[str, Any]:
+        topics = sorted({t for metadata in members.values() for t in metadata.subscription})
+        leader = min(members)
+        assignment = {}
+        for member in members:
+            owned = ([(t, sorted(cluster.partitions_for_topic(t) or ())) for t in topics]
+                     if member == leader else [])
+            assignment[member] = ConsumerProtocolMemberAssignment(cls.version, owned, b"")
+        return assignment
+
+    @classmethod
+    def metadata(cls, topics: Iterable[str]) -> Any:
+        return ConsumerProtocolMemberMetadata(cls.version, list(topics), b"")
+
+    @classmethod
+    def on_assignment(cls, assignment: Any) -> None:
+        pass
+
+
+class IncidentService(mode.Service):
+    """The incident book of this app, while this worker leads it."""
+
+    def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.notify = slo_file.notify
+        self.policy = slo_file.incidents
+        self.escalation = [level.notify for level in self.policy.escalation]
+        self.topics = settings.topics
+        self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys]
+        self.changelog = state_topic(settings)
+        self.lock = asyncio.Lock()
+        self.book: IncidentBook | None = None  # None: not the leader
+        self.offsets: dict[str, int] = {}  # "topic:partition" -> last offset applied
+        self.pending: dict[str, dict[str, Any]] = {}  # delivery key -> delivery
+        self.outbox: list[dict[str, object]] = []
+        self.incident_offsets: dict[int, int] = {}
+        self.seq = 0
+        self._saved: dict[str, bytes] = {}
+        self._changed: set[str] = set()
+        self.last_input = time.monotonic()
+        self.limiter = RateLimiter()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.stopping = False
+
+    async def on_start(self) -> None:
+        settings = self.settings
+        await ensure_topics(settings, [*self.inputs, self.topics.incidents, self.topics.dead_letter])
+        await ensure_topics(settings, [self.changelog], compact=True, partitions=1)
+        self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2)
+        await self.producer.start()
+        self.session = aiohttp.ClientSession()
+        self.consumer = AIOKafkaConsumer(
+            **client_options(settings), group_id=f"{settings.app_id}-incidents",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            partition_assignment_strategy=(AllToOneAssignor,),
+            session_timeout_ms=6_000, heartbeat_interval_ms=1_000)
+        self.consumer.subscribe(self.inputs, listener=_Listener(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        async with self.lock:
+            self.stopping = True
+        for client in (self.consumer, self.producer):
+            if client is not None:
+                await client.stop()
+        if self.session is not None:
+            await self.session.close()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    @mode.Service.task
+    async def _run(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        while not self.should_stop:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            async with self.lock:
+                if self.stopping:
+                    return
+                if self.book is not None:
+                    before = dict(self.offsets)
+                    out, dead = self._apply(batches)
+                    idle = time.monotonic() - self.last_input >= self.settings.idle_timeout
+                    if batches:
+                        self.last_input = time.monotonic()
+                    elif idle:
+                        out += self.book.advance(time.time() - self.settings.lateness)
+                    if out or dead or self.offsets != before:
+                        await self._commit(out, dead)
+
+    def _apply(self, batches: Mapping[TopicPartition, list[Any]]) -> tuple[
+            list[dict[str, object]], list[dict[str, object]]]:
+        """Decode and apply a batch in event-time order; returns incident events, dead letters."""
+        book = self.book
+        assert book is not None
+        items: list[tuple[float, int, str, dict[str, Any], TopicPartition, Any]] = []
+        dead: list[dict[str, object]] = []
+        for tp, messages in batches.items():
+            name = f"{tp.topic}:{tp.partition}"
+            for message in messages:
+                if message.offset <= self.offsets.get(name, -1):
+                    continue
+                self.offsets[name] = message.offset
+                try:
+                    value = orjson.loads(message.value)
+                    if not isinstance(value, dict):
+                        raise ValueError("expected a JSON object")
+                    at = parse_ts(value["at"] if tp.topic == self.topics.alerts else value["ts"])
+                except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+                    dead.append(dead_letter(f"invalid {self._kind(tp.topic)}: {exc}", tp.topic,
+                                            tp.partition, message.offset, message.value or b""))
+                    continue
+                order = {self.topics.deploys: 0, self.topics.alerts: 1}.get(tp.topic, 2)
+                items.append((at, order, tp.topic, value, tp, message))
+        items.sort(key=lambda item: (item[0], item[1]))
+        out: list[dict[str, object]] = []
+        for _, _, topic, value, tp, message in items:
+            try:
+                if topic == self.topics.alerts:
+                    events = book.on_alert(value)
+                elif topic == self.topics.commands:
+                    events = book.on_command(value)
+                else:
+                    events = book.on_deploy(value)
+            except (CommandError, KeyError, ValueError, TypeError) as exc:
+                dead.append(dead_letter(f"{self._kind(topic)} refused: {exc}", topic, tp.partition,
+                                        message.offset, message.value or b""))
+                continue
+            for event in events:
+                if event["event"] == "resolved":
+                    incident = book.incidents[str(event["id"])]
+                    event["postmortem"] = postmortem_markdown(
+                        incident, book.deploys.get(incident.service))
+            out += events
+            if topic == self.topics.deploys:
+                self._changed.update(i.id for i in book.incidents.values()
+                                     if i.service == value.get("service"))
+        return out, dead
+
+    def _kind(self, topic: str) -> str:
+        return {self.topics.alerts: "alert", self.topics.commands: "command"}.get(topic, "deploy")
+
+    async def _commit(self, out: list[dict[str, object]], dead: list[dict[str, object]]) -> None:
+        """Store the state, then publish what it produced and queue its deliveries."""
+        producer = self.producer
+        assert producer is not None and self.book is not None
+        for record in dead:
+            await producer.send(self.topics.dead_letter, orjson.dumps(record))
+        self._changed.update(str(event["id"]) for event in out)
+        for event in out:
+            for receiver in self.notify.receivers_for(event, self.escalation):
+                key = delivery_key(event, receiver.name)
+                self.pending[key] = {"key": key, "receiver": receiver.name, "event": event,
+                                     "attempt": 0, "not_before": 0.0}
+        self.outbox = out
+        await self._checkpoint()
+        if out:
+            await self._publish(out)
+            self.outbox = []
+
+    async def _checkpoint(self) -> None:
+        producer = self.producer
+        assert producer is not None and self.book is not None
+        self.seq += 1
+        for ident in sorted(self._changed):
+            incident = self.book.incidents.get(ident)
+            if incident is None:
+                continue
+            state = orjson.dumps(incident_record(incident))
+            previous = self._saved.get(ident, b"null")
+            await producer.send(self.changelog, b'{"seq":%d,"state":%b,"previous":%b}' % (
+                self.seq, state, previous), key=b"i|" + ident.encode(), partition=0)
+            self._saved[ident] = state
+        self._changed.clear()
+        await producer.flush()
+        meta = {"seq": self.seq, "offsets": self.offsets, "book": book_meta(self.book),
+                "outbox": self.outbox, "pending": list(self.pending.values()),
+                "incident_offsets": {str(k): v for k, v in self.incident_offsets.items()}}
+        await producer.send(self.changelog, orjson.dumps(meta), key=b"m", partition=0)
+        await producer.flush()
+
+    async def _publish(self, events: list[dict[str, object]]) -> None:
+        producer = self.producer
+        assert producer is not None
+        sent = [await producer.send(self.topics.incidents, orjson.dumps(e),
+                                    key=str(e["id"]).encode()) for e in events]
+        for future in sent:
+            metadata = await future
+            self.incident_offsets[metadata.partition] = max(
+                metadata.offset, self.incident_offsets.get(metadata.partition, -1))
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    @mode.Service.task
+    async def _deliver(self) -> None:
+        """Pending deliveries, each receiver's in event order, receivers side by side."""
+        while not self.should_stop:
+            await asyncio.sleep(0.2)
+            if not self.pending or self.session is None:
+                continue
+            now = time.time()
+            queues: dict[str, list[dict[str, Any]]] = {}
+            for delivery in sorted(self.pending.values(), key=_event_order):
+                queues.setdefault(delivery["receiver"], []).append(delivery)
+            results = await asyncio.gather(*(self._deliver_to(name, queue, now)
+                                             for name, queue in queues.items()))
+            done = [outcome for result in results for outcome in result]
+            if done:
+                await self._record(done)
+
+    async def _deliver_to(self, name: str, queue: list[dict[str, Any]],
+                          now: float) -> list[tuple[dict[str, Any], Attempt | None]]:
+        """Deliveries to one receiver until one is not due, rate-limited or failing: it holds
+        back the rest, so a resolve never overtakes its trigger."""
+        assert self.session is not None
+        receiver = self.notify.receivers.get(name)
+        done: list[tuple[dict[str, Any], Attempt | None]] = []
+        for delivery in queue:
+            if receiver is None:  # removed from the configuration since the event
+                done.append((delivery, Attempt("dead", None, f"no receiver {name!r} configured")))
+                continue
+            if delivery["not_before"] > now or self.limiter.wait_time(receiver, now) > 0:
+                break
+            key = secret(receiver.routing_key_env) if receiver.routing_key_env else (
+                receiver.routing_key)
+            body = payload(receiver, delivery["event"], key)
+            if body is None:
+                done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
+                continue
+            attempt = await send(self.session, receiver, body, delivery["key"],
+                                 delivery["attempt"] + 1)
+            done.append((delivery, attempt))
+            if attempt.outcome == "retry":
+                break
+        return done
+
+    async def _record(self, done: list[tuple[dict[str, Any], Attempt | None]]) -> None:
+        """Store the outcome of delivery attempts; logged once stored (a restart from then on
+        neither repeats nor loses them)."""
+        dead = []
+        lines: list[tuple[int, str, tuple[object, ...]]] = []
+        async with self.lock:
+            if self.book is None or self.stopping:
+                return  # no longer the leader: the new one retries from its state
+            for delivery, attempt in done:
+                key = delivery["key"]
+                if key not in self.pending:
+                    continue
+                if attempt is None or attempt.outcome == "delivered":
+                    del self.pending[key]
+                    if attempt is not None:
+                        lines.append((logging.INFO, "delivered %s %s of %s to %s (HTTP %s)", (
+                            delivery["event"]["event"], key, delivery["event"]["id"],
+                            delivery["receiver"], attempt.status)))
+                elif attempt.outcome == "retry":
+                    delivery["attempt"] += 1
+                    delivery["not_before"] = attempt.retry_at
+                    lines.append((logging.WARNING, "delivery to %s failed (%s), retry %d", (
+                        delivery["receiver"], attempt.status or attempt.detail,
+                        delivery["attempt"])))
+                else:
+                    del self.pending[key]
+                    receiver = delivery["receiver"]
+                    reason = (f"notification refused by {receiver}: HTTP {attempt.status}"
+                              if attempt.status else f"notification to {receiver} failed: "
+                              f"{attempt.detail}")
+                    dead.append({"kind": "dead-letter", "version": 1, "reason": reason,
+                                 "topic": self.topics.incidents, "partition": -1, "offset": -1,
+                                 "payload": orjson.dumps({
+                                     "delivery": key, "receiver": receiver,
+                                     "response": attempt.detail,
+                                     "incident": delivery["event"]["id"],
+                                     "event": delivery["event"]["event"]}).decode()})
+                    lines.append((logging.WARNING, "%s: dead-lettered", (reason,)))
+            await self._commit([], dead)
+        for level, message, args in lines:
+            log.log(level, message, *args)
+
+    # -- leadership ----------------------------------------------------------------------
+
+    async def assigned(self, partitions: Iterable[TopicPartition]) -> None:
+        mine = [tp for tp in partitions if tp.topic in self.inputs]
+        async with self.lock:
+            if not mine:
+                self.book = None
+                return
+            book = IncidentBook(self.policy)
+            stored = (await read_partitions(self.settings, self.changelog, [0]))[0]
+            self._restore(book, stored)
+            self.book = book
+            consumer = self.consumer
+            assert consumer is not None
+            for tp in mine:
+                offset = self.offsets.get(f"{tp.topic}:{tp.partition}")
+                if offset is not None:
+                    consumer.seek(tp, offset + 1)
+                else:
+                    await consumer.seek_to_beginning(tp)
+            if self.outbox:
+                await self._republish()
+            self.last_input = time.monotonic()
+            log.info("incident leader: %d incident(s), %d pending deliveries",
+                     len(book.incidents), len(self.pending))
+
+    def _restore(self, book: IncidentBook, stored: list[tuple[bytes, bytes | None]]) -> None:
+        meta: dict[str, Any] | None = None
+        records: dict[bytes, dict[str, Any]] = {}
+        for key, value in stored:
+            if value is None:
+                continue
+            if key == b"m":
+                meta = orjson.loads(value)
+            elif key.startswith(b"i|"):
+                records[key] = orjson.loads(value)
+        self.offsets, self.pending, self.outbox, self.seq = {}, {}, [], 0
+        self._saved = {}
+        if meta is None:
+            return
+        self.seq = int(meta["seq"])
+        states = []
+        for key, record in records.items():
+            state = record["state"] if record["seq"] <= self.seq else record["previous"]
+            if state is not None:
+                states.append(state)
+                self._saved[key[2:].decode()] = orjson.dumps(state)
+        restore_book(book, meta["book"], states)
+        self.offsets = {k: int(v) for k, v in meta["offsets"].items()}
+        self.pending = {d["key"]: d for d in meta["pending"]}
+        self.outbox = list(meta["outbox"])
+        self.incident_offsets = {int(k): int(v) for k, v in meta["incident_offsets"].items()}
+
+    async def _republish(self) -> None:
+        seen = {(m["id"], m["event"], m["at"]) for m in map(orjson.loads, await read_after(
+            self.settings, self.topics.incidents, self.incident_offsets))}
+        missing = [e for e in self.outbox if (e["id"], e["event"], e["at"]) not in seen]
+        if missing:
+            await self._publish(missing)
+        self.outbox = []
+
+    async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
+        async with self.lock:
+            self.book = None
+
+
+def _event_order(delivery: Mapping[str, Any]) -> tuple[str, bool]:
+    event = delivery["event"]
+    return (str(event["at"]), event["event"] != "opened")
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: IncidentService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.service.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.service.assigned(assigned)

@@ -2,8 +2,12 @@
 
 With no broker configured it starts the bundled local broker on a free loopback port. The
 worker runs as a child process (`sre-streams worker`); traffic comes from the generator:
-a day of history first (as count events), then live traffic in real time with a checkout outage in one
-region. Ctrl-C (or SIGTERM, or `--duration`) stops all of it and removes what it started.
+a day of history first (as count events), then live traffic in real time with a checkout outage
+in one region. A deploy is announced just before the outage; the page opens an incident, which
+escalates to a chat channel when nobody acknowledges it, is acknowledged, and resolves once
+the alerts do. Pages and chat messages go to a small receiver inside the demo, shown as they
+arrive. Ctrl-C (or SIGTERM, or `--duration`) stops all of it, prints the postmortem draft of
+the last resolved incident, and removes what it started.
 """
 
 from __future__ import annotations
@@ -25,18 +29,38 @@ from typing import Any, TextIO
 
 import numpy as np
 import orjson
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.domain.slo import SloFile
 from streams.domain.slo_loader import load_slo_file
+from streams.domain.timestamps import format_ts
 from streams.domain.traffic import Incident, Scenario, generate
-from streams.kafka_io import client_options, ensure_topics, render_alert
-from streams.local_broker import LocalBroker
+from streams.kafka_io import client_options, ensure_topics, render_alert, render_incident
+from streams.local_broker import LocalBroker, free_port
 from streams.settings import Settings
 
 HISTORY = 86400.0
 OUTAGE_AFTER = 30.0
 OUTAGE_FOR = 60.0
+ACK_AFTER = 10.0  # the on-call person acknowledges this long after the escalation
+# What the demo adds to its SLO file: escalation to a chat channel when a page is not
+# acknowledged within 30 s, and receivers at the demo's own local pager.
+PAGING = """
+incidents:
+  escalation:
+    levels:
+      - {{after: 30s, notify: [demo-chat]}}
+notify:
+  receivers:
+    - name: demo-pager
+      pagerduty: {{routing_key: "{key}", url: "{url}/pager"}}
+    - name: demo-chat
+      webhook: {{url: "{url}/chat", format: slack}}
+  routes:
+    - {{receiver: demo-pager}}
+"""
+DEMO_ROUTING_KEY = "demo0000000000000000000000000000"
 
 
 @dataclass
@@ -51,10 +75,20 @@ class View:
     firing: set[str] = field(default_factory=set)
     outage: str = ""
     outage_at: float | None = None  # wall-clock start of the injected outage
+    incidents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> latest event
+    escalated: dict[str, float] = field(default_factory=dict)  # id -> when seen escalating
+    postmortem: str | None = None  # of the last resolved incident
 
     def on_message(self, value: bytes) -> None:
         message = orjson.loads(value)
-        if message.get("kind") == "budget":
+        if message.get("kind") == "incident":
+            self.incidents[message["id"]] = message
+            self.alerts.append(render_incident(message))
+            if message["event"] == "escalated":
+                self.escalated.setdefault(message["id"], time.monotonic())
+            if message.get("postmortem"):
+                self.postmortem = message["postmortem"]
+        elif message.get("kind") == "budget":
             series = ",".join(f"{k}={v}" for k, v in message["series"].items())
             self.budgets[f"{message['slo']}{{{series}}}"] = message
         elif message.get("kind") == "alert":
@@ -63,11 +97,23 @@ class View:
             key = f"{message['slo']}{{{series}}} {message['rule']}"
             (self.firing.add if message["status"] == "firing" else self.firing.discard)(key)
 
+    def on_page(self, receiver: str, body: dict[str, Any]) -> None:
+        """A request that reached the demo's pager or chat receiver."""
+        if "event_action" in body:
+            summary = (body.get("payload") or {}).get("summary", "")
+            self.alerts.append(f"{'':24}  pager    {body['event_action']:<12} "
+                               f"{body.get('dedup_key')} {summary}".rstrip())
+        else:
+            self.alerts.append(f"{'':24}  {receiver:<8} {body.get('text', '')}")
+
     def status(self) -> str:
-        """One line: time, traffic, the outage, what fires."""
+        """One line: time, traffic, the outage, what fires, open incidents."""
         firing = sorted(self.firing)
+        open_incidents = [f"{i['id']} {i['severity']} {i['status']}"
+                          for i in self.incidents.values() if i["status"] != "resolved"]
         return (f"status {time.monotonic() - self.started:5.0f} s  events sent {self.sent:,}  "
-                f"{self.outage}  firing: {', '.join(firing) or '-'}")
+                f"{self.outage}  firing: {', '.join(firing) or '-'}  "
+                f"incidents: {', '.join(open_incidents) or '-'}")
 
     def render(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -81,12 +127,68 @@ class View:
             lines.append(f"{name:<40} {snap['sli']:>8.4f} {rates.get('1m', 0):>8.1f} "
                          f"{rates.get('5m', 0):>8.1f} {100 * snap['error_budget_remaining']:>7.1f}%"
                          f"  {','.join(snap.get('firing', [])) or '-'}")
-        lines += ["", "alerts:"] + (self.alerts[-12:] or ["  (none yet)"])
+        lines += ["", "incidents:"] + ([
+            f"  {i['id']}  {i['severity']}  {i['status']:<12}  escalation level "
+            f"{i['escalation_level']}  {i['title']}" for i in self.incidents.values()]
+            or ["  (none yet)"])
+        lines += ["", "alerts, incidents, pages:"] + (self.alerts[-14:] or ["  (none yet)"])
         return "\n".join(lines)
 
 
 def demo_slos() -> Path:
     return Path(str(resources.files("streams") / "data" / "demo-slos.yaml"))
+
+
+def write_demo_slos(workdir: Path, pager_url: str) -> Path:
+    """The demo's SLO file with its paging sections, pointing at the demo's receiver."""
+    path = workdir / "slos.yaml"
+    path.write_text(demo_slos().read_text() + PAGING.format(key=DEMO_ROUTING_KEY, url=pager_url))
+    return path
+
+
+async def _pager(view: View, port: int, stop: asyncio.Event) -> None:
+    """The demo's pager and chat: accepts what the notifier sends and shows it."""
+    async def receive(request: web.Request) -> web.Response:
+        view.on_page(request.match_info["receiver"], orjson.loads(await request.read()))
+        return web.json_response({"status": "success"}, status=202)
+
+    app = web.Application()
+    app.router.add_post("/{receiver}", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _people(settings: Settings, view: View, stop: asyncio.Event) -> None:
+    """What people and pipelines do: a deploy shortly before the outage, an acknowledgement
+    some seconds after an incident escalates."""
+    producer = AIOKafkaProducer(**client_options(settings))
+    await producer.start()
+    deployed = False
+    acked: set[str] = set()
+    try:
+        while not stop.is_set():
+            now = time.time()
+            if not deployed and view.outage_at is not None and now >= view.outage_at - 10:
+                await producer.send(settings.topics.deploys, orjson.dumps(
+                    {"ts": format_ts(now), "service": "checkout", "version": "v2.4.1",
+                     "by": "deploy-pipeline"}))
+                view.alerts.append(f"{format_ts(now)}  deploy   checkout v2.4.1")
+                deployed = True
+            for ident, seen in view.escalated.items():
+                if ident not in acked and time.monotonic() - seen >= ACK_AFTER:
+                    await producer.send(settings.topics.commands, orjson.dumps(
+                        {"command": "ack", "incident": ident, "by": "on-call",
+                         "ts": format_ts(now)}))
+                    acked.add(ident)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    finally:
+        await producer.stop()
 
 
 def _history(slo_file: SloFile, end: float, rate: float) -> Iterator[dict[str, Any]]:
@@ -173,7 +275,7 @@ async def _live_traffic(settings: Settings, view: View, stop: asyncio.Event, now
 
 async def _watch(settings: Settings, view: View, stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(settings.topics.alerts, settings.topics.budgets,
-                                **client_options(settings), group_id=None,
+                                settings.topics.incidents, **client_options(settings), group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -214,6 +316,9 @@ async def _screen(view: View, out: TextIO, stop: asyncio.Event, tty: bool) -> No
             shown_alerts = len(view.alerts)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
+    if not tty:
+        for line in view.alerts[shown_alerts:]:
+            print(line, file=out, flush=True)
 
 
 def _start_worker(settings: Settings, workdir: Path, slos: Path) -> subprocess.Popen[bytes]:
@@ -263,9 +368,12 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
               file=out, flush=True)
         topics = settings.topics
         asyncio.run(ensure_topics(settings, [topics.requests, topics.alerts, topics.budgets,
-                                             topics.dead_letter]))
-        worker = _start_worker(settings, workdir, demo_slos())
-        return asyncio.run(_main(settings, out, duration, tty, worker))
+                                             topics.dead_letter, topics.incidents,
+                                             topics.commands, topics.deploys]))
+        port = free_port()
+        worker = _start_worker(settings, workdir,
+                               write_demo_slos(workdir, f"http://127.0.0.1:{port}"))
+        return asyncio.run(_main(settings, out, duration, tty, worker, port))
     finally:
         if worker is not None:
             _stop_worker(worker)
@@ -278,14 +386,15 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
 
 
 async def _main(settings: Settings, out: TextIO, duration: float | None, tty: bool,
-                worker: subprocess.Popen[bytes]) -> int:
+                worker: subprocess.Popen[bytes], pager_port: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     view = View()
     tasks = [asyncio.create_task(coro) for coro in (
-        _traffic(settings, view, stop), _watch(settings, view, stop), _screen(view, out, stop, tty))]
+        _traffic(settings, view, stop), _watch(settings, view, stop), _screen(view, out, stop, tty),
+        _pager(view, pager_port, stop), _people(settings, view, stop))]
     deadline = None if duration is None else loop.time() + duration
     code = 0
     while not stop.is_set():
@@ -305,5 +414,12 @@ async def _main(settings: Settings, out: TextIO, duration: float | None, tty: bo
         if isinstance(result, Exception):
             print(f"sre-streams demo: {type(result).__name__}: {result}", file=out)
             code = 1
-    print(f"\nstopped: {view.sent:,} events sent, {len(view.alerts)} alert events seen", file=out)
+    if view.postmortem:
+        print("\npostmortem draft of the last resolved incident:\n", file=out)
+        print(view.postmortem, file=out)
+    else:
+        print("\nno incident resolved yet: no postmortem draft", file=out)
+    resolved = sum(i["status"] == "resolved" for i in view.incidents.values())
+    print(f"\nstopped: {view.sent:,} events sent, {len(view.firing)} alert(s) firing, "
+          f"{len(view.incidents)} incident(s) ({resolved} resolved)", file=out)
     return code

@@ -126,6 +126,18 @@ def render_alert(alert: dict[str, Any]) -> str:
     return f"{alert.get('at')}  resolved {alert.get('severity', ''):<6} {where} {alert.get('rule')}"
 
 
+def render_incident(incident: dict[str, Any]) -> str:
+    event = str(incident.get("event"))
+    detail = ""
+    if event == "escalated":
+        detail = f"  level {incident.get('escalation_level')} -> {', '.join(incident.get('notify', []))}"
+    elif event == "resolved":
+        detail = (f"  budget consumed {100 * incident.get('error_budget_consumed', 0):.2f}%, "
+                  f"{incident.get('bad_events') or 0:,} failed requests")
+    return (f"{incident.get('at')}  incident {event.upper() if event == 'opened' else event:<12} "
+            f"{incident.get('severity')} {incident.get('id')} {incident.get('title')}{detail}")
+
+
 def render(message: dict[str, Any]) -> str:
     """One human line for an output message."""
     kind = message.get("kind")
@@ -137,6 +149,8 @@ def render(message: dict[str, Any]) -> str:
                 f"sli {message.get('sli', 1):.5f}  remaining "
                 f"{100 * message.get('error_budget_remaining', 0):.1f}%  "
                 f"firing {','.join(message.get('firing', [])) or '-'}")
+    if kind == "incident":
+        return render_incident(message)
     if kind == "dead-letter":
         return (f"dead-letter {message.get('topic')}[{message.get('partition')}]@"
                 f"{message.get('offset')}: {message.get('reason')}")
@@ -147,7 +161,8 @@ def topic_name(settings: Settings, name: str) -> str:
     """Accept `alerts` as well as `sre.alerts`."""
     short = {"alerts": settings.topics.alerts, "budgets": settings.topics.budgets,
              "dead-letter": settings.topics.dead_letter, "incidents": settings.topics.incidents,
-             "requests": settings.topics.requests}
+             "requests": settings.topics.requests, "commands": settings.topics.commands,
+             "deploys": settings.topics.deploys}
     return short.get(name, name)
 
 

@@ -109,6 +109,8 @@ class Incident:
     reopened: int = 0
     bad_at_open: int | None = None  # bad events in the budget period, at opening
     bad_now: int | None = None  # ... and at the latest alert
+    peak_burn_long: float = 0.0  # highest burn rates any of its alerts reported
+    peak_burn_short: float = 0.0
 
     @property
     def bad_events(self) -> int | None:
@@ -120,6 +122,11 @@ class Incident:
     @property
     def firing(self) -> list[AlertState]:
         return [a for a in self.alerts.values() if a.status == "firing"]
+
+    def record_alert(self, state: AlertState) -> None:
+        self.alerts[state.id] = state
+        self.peak_burn_long = max(self.peak_burn_long, state.burn_rate_long)
+        self.peak_burn_short = max(self.peak_burn_short, state.burn_rate_short)
 
     def note(self, at: float, kind: str, text: str, by: str | None = None) -> None:
         entry: dict[str, object] = {"at": format_ts(at), "kind": kind, "text": text}
@@ -178,7 +185,7 @@ class IncidentBook:
                 return events + self._reopen(latest, state, priority, at, alert)
             return events + self._open(alert, state, priority, at)
         incident = latest
-        incident.alerts[state.id] = state
+        incident.record_alert(state)
         incident.budget_now = state.error_budget_remaining
         incident.bad_now = _bad(alert, incident.bad_now)
         if firing:
@@ -289,7 +296,7 @@ class IncidentBook:
             bad_at_open=_bad(alert, None), bad_now=_bad(alert, None))
         if "burning_since" in alert:
             incident.detected_after = max(0.0, at - parse_ts(alert["burning_since"]))
-        incident.alerts[state.id] = state
+        incident.record_alert(state)
         incident.note(at, "alert", f"{state.rule} ({state.severity}) firing: burn "
                       f"{state.burn_rate_long:.1f}x/{alert.get('long_window', '')} "
                       f"{state.burn_rate_short:.1f}x/{alert.get('short_window', '')}")
@@ -307,7 +314,7 @@ class IncidentBook:
         incident.reopened += 1
         incident.escalation_level = 0
         incident.priority = max(incident.priority, priority, key=lambda p: p.rank)
-        incident.alerts[state.id] = state
+        incident.record_alert(state)
         incident.budget_now = state.error_budget_remaining
         incident.bad_now = _bad(alert_bad, incident.bad_now)
         incident.note(at, "reopened", f"{state.rule} firing again: incident reopened")
@@ -402,6 +409,7 @@ def incident_record(incident: Incident) -> dict[str, object]:
         "budget_at_open": incident.budget_at_open, "budget_now": incident.budget_now,
         "detected_after": incident.detected_after, "reopened": incident.reopened,
         "bad_at_open": incident.bad_at_open, "bad_now": incident.bad_now,
+        "peak_burn_long": incident.peak_burn_long, "peak_burn_short": incident.peak_burn_short,
     }
 
 

@@ -25,8 +25,6 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
     resolved = incident.resolved_at
     lasted = (resolved - incident.opened_at) if resolved is not None else None
     rules = sorted({a.rule for a in incident.alerts.values()})
-    peak_long = max((a.burn_rate_long for a in incident.alerts.values()), default=0.0)
-    peak_short = max((a.burn_rate_short for a in incident.alerts.values()), default=0.0)
     acked = next((e for e in incident.timeline if e["kind"] == "ack"), None)
     related = [d for d in (deploys or []) if str(d["at"]) <= format_ts(resolved or 1e12)
                and str(d["at"]) >= format_ts(incident.opened_at - DEPLOYS_BEFORE)]
@@ -59,8 +57,8 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
         f"- Error budget consumed during the incident: **{100 * consumed:.2f}%** of the period's "
         f"budget ({100 * incident.budget_at_open:.2f}% remaining at opening, "
         f"{100 * incident.budget_now:.2f}% at the last alert).",
-        f"- Peak burn rate: {peak_long:.1f}x over the long window, {peak_short:.1f}x over the "
-        "short window.",
+        f"- Peak burn rate reported by its alerts: {incident.peak_burn_long:.1f}x over a long "
+        f"window, {incident.peak_burn_short:.1f}x over a short window.",
         f"- Affected requests: {_affected(incident)}.",
         "",
         "## Detection",

@@ -1,4 +1,5 @@
-"""`sre-streams demo` as a user runs it: an outage pages and resolves; Ctrl-C cleans up."""
+"""`sre-streams demo` as a user runs it: an outage pages, the incident escalates, is
+acknowledged and resolves; Ctrl-C prints its postmortem and cleans up."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
-def test_demo_pages_for_the_outage_resolves_it_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def test_demo_pages_escalates_resolves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRE_")}
     env["TMPDIR"] = str(tmp_path)
     started = time.monotonic()
@@ -50,10 +51,12 @@ def test_demo_pages_for_the_outage_resolves_it_and_stops_cleanly_on_ctrl_c(tmp_p
             lines.append(line.rstrip())
             if first_status is None and line.startswith("status"):
                 first_status = time.monotonic() - started
-            if re.search(r"resolved +page +checkout-availability\{region=eu\} page-fast", line):
+            output = "\n".join(lines)
+            if re.search(r"incident resolved +P1 inc-[0-9a-f]{12} checkout-availability", output) and (
+                    re.search(r"resolved +page +checkout-availability\{region=eu\} page-fast", output)):
                 break
         else:
-            pytest.fail("no resolution within 5 minutes:\n" + "\n".join(lines))
+            pytest.fail("no incident resolved within 5 minutes:\n" + "\n".join(lines))
         os.killpg(demo.pid, signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
     finally:
@@ -64,6 +67,17 @@ def test_demo_pages_for_the_outage_resolves_it_and_stops_cleanly_on_ctrl_c(tmp_p
     output = "\n".join(lines)
     assert demo.returncode == 0, output
     assert re.search(r"FIRING +page +checkout-availability\{region=eu\} page-fast", output), output
+    assert re.search(r"resolved +page +checkout-availability\{region=eu\} page-fast", output), output
+    # The incident's life, as its events and as what reached the demo's pager and chat.
+    for pattern in (r"incident OPENED +P1", r"pager +trigger +inc-", r"incident escalated .* level 1",
+                    r"chat +\[P1\] ESCALATED", r"pager +acknowledge +inc-",
+                    r"incident acknowledged", r"pager +resolve +inc-"):
+        assert re.search(pattern, output), (pattern, output)
+    postmortem = output[output.index("# Postmortem: checkout-availability {region=eu}"):]
+    timeline = [row.split("|")[2].strip() for row in postmortem.splitlines()
+                if row.startswith("| 20")]
+    assert timeline[0] == "deploy" and timeline[-1] == "resolved", postmortem
+    assert timeline.index("opened") < timeline.index("escalation") < timeline.index("ack"), postmortem
     assert first_status is not None and first_status < 20, output
     assert "stopped:" in output
     # Nothing left behind: no work directory, no broker or worker process.

@@ -91,10 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--max", type=int, help="stop after this many messages")
     tail.add_argument("--timeout", help="stop after this long")
 
-    from streams import incidents_cli, traffic_cli
+    from streams import incidents_cli, traffic_cli, tune_cli
 
     traffic_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     incidents_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    tune_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     return parser
 
 
@@ -123,6 +124,10 @@ def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
             from streams import traffic_cli
 
             return traffic_cli.run(args, stdout, stderr)
+        if args.command == "tune":
+            from streams import tune_cli
+
+            return tune_cli.run(args, _load_slos, stdout, stderr)
     except UsageError as exc:
         print(str(exc), file=stderr)
         return EXIT_USAGE

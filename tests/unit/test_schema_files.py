@@ -62,6 +62,7 @@ def test_the_expected_files_exist() -> None:
         "incident.schema.json",
         "command.schema.json",
         "deploy.schema.json",
+        "tune-report.schema.json",
         *TOPIC_FILES.values(),
     }
     assert expected <= set(FILE_NAMES)

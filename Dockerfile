@@ -22,4 +22,5 @@ WORKDIR /var/lib/sre-streams
 USER 10001:10001
 
 ENTRYPOINT ["sre-streams"]
+EXPOSE 6066
 CMD ["worker"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from streams.api import ApiService
 from streams.domain.slo_loader import load_slo_file
 from streams.engine_service import EngineService
 from streams.incident_service import IncidentService
@@ -58,10 +59,11 @@ class SreApp(faust.App):
             if not settings.slos:
                 raise RuntimeError("no SLO file: set SRE_SLOS or pass --slos")
             slo_file = load_slo_file(settings.slos)
-            dependencies.append(EngineService(settings, slo_file, loop=self.loop,
-                                              beacon=self.beacon))
-            dependencies.append(IncidentService(settings, slo_file, loop=self.loop,
-                                                beacon=self.beacon))
+            engine = EngineService(settings, slo_file, loop=self.loop, beacon=self.beacon)
+            responder = IncidentService(settings, slo_file, loop=self.loop, beacon=self.beacon)
+            api = ApiService(settings, slo_file, responder, engine, loop=self.loop,
+                             beacon=self.beacon)
+            dependencies += [engine, responder, api]
         return dependencies
 
 

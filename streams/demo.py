@@ -321,8 +321,11 @@ async def _screen(view: View, out: TextIO, stop: asyncio.Event, tty: bool) -> No
             print(line, file=out, flush=True)
 
 
-def _start_worker(settings: Settings, workdir: Path, slos: Path) -> subprocess.Popen[bytes]:
+def _start_worker(settings: Settings, workdir: Path, slos: Path,
+                  api_port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SRE_BROKER": settings.broker, "SRE_SLOS": str(slos),
+           "SRE_API_HOST": "127.0.0.1", "SRE_API_PORT": str(api_port),
+           "SRE_API_URL": f"http://127.0.0.1:{api_port}",
            "SRE_DATA_DIR": str(workdir / "data"), "SRE_APP_ID": settings.app_id,
            "SRE_BUDGET_INTERVAL": "10s", "SRE_IDLE_TIMEOUT": "5s",
            "SRE_TOPIC_PREFIX": settings.topic_prefix}
@@ -370,9 +373,11 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
         asyncio.run(ensure_topics(settings, [topics.requests, topics.alerts, topics.budgets,
                                              topics.dead_letter, topics.incidents,
                                              topics.commands, topics.deploys]))
-        port = free_port()
+        port, api_port = free_port(), free_port()
         worker = _start_worker(settings, workdir,
-                               write_demo_slos(workdir, f"http://127.0.0.1:{port}"))
+                               write_demo_slos(workdir, f"http://127.0.0.1:{port}"), api_port)
+        print(f"API: http://127.0.0.1:{api_port}/v1/gates/checkout (deploy gate), /v1/slos, "
+              f"/v1/incidents, /metrics", file=out, flush=True)
         return asyncio.run(_main(settings, out, duration, tty, worker, port))
     finally:
         if worker is not None:

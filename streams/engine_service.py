@@ -230,6 +230,18 @@ class EngineService(mode.Service):
             proc.alert_offsets[metadata.partition] = max(
                 metadata.offset, proc.alert_offsets.get(metadata.partition, -1))
 
+    def lag(self) -> dict[int, int]:
+        """Input messages not yet counted, per partition this worker owns (where known)."""
+        consumer = self.consumer
+        if consumer is None:
+            return {}
+        lag = {}
+        for partition, proc in list(self.processors.items()):
+            highwater = consumer.highwater(TopicPartition(self.topics.requests, partition))
+            if highwater is not None:
+                lag[partition] = max(0, highwater - proc.offset - 1)
+        return lag
+
     # -- hand-over -------------------------------------------------------------------------
 
     async def assigned(self, partitions: Iterable[TopicPartition]) -> None:

@@ -1,12 +1,17 @@
-"""The incident service: alerts, commands and deploys in; incident events and pages out.
+"""The incident service: alerts, commands, deploys and budgets in; incidents, policy and pages out.
 
-One worker of the app holds every partition of `sre.alerts`, `sre.commands` and
-`sre.deploys` (an assignor that gives all partitions to one member of the group
-`<app id>-incidents`): incidents are per SLO series, and commands name incidents, so they
-need one place. The volume is small. If that worker dies, another takes over the whole set.
+One worker of the app holds every partition of `sre.alerts`, `sre.commands`, `sre.deploys`
+and `sre.budgets` (an assignor that gives all partitions to one member of the group
+`<app id>-incidents`): incidents are per SLO series, commands name incidents, and a
+service's budget policy needs all its SLOs, so they need one place. The volume is small
+(alert transitions, and a budget snapshot per series a minute). If that worker dies, another
+takes over the whole set. The same worker answers the HTTP API's questions about budgets,
+gates, alerts and incidents (`streams.api`); the others forward them to it: the assignment
+tells every member the leader's API address.
 
-State (every incident, the input offsets, the outbox of incident events and the pending
-deliveries) is checkpointed to `<app id>-incident-state-changelog` as the engine's is
+State (every incident, the latest budget of every series, the services' policy states and
+overrides, the input offsets, the outbox of output events and the pending deliveries) is
+checkpointed to `<app id>-incident-state-changelog` as the engine's is
 (changed records, then a meta record), and input is read on from the stored offsets.
 Incident events are published after the checkpoint that produced them; deliveries are
 attempted after it and marked done in a later checkpoint, so a restart neither loses a
@@ -38,6 +43,8 @@ from streams.domain.incidents import (
     restore_book,
 )
 from streams.domain.notify import delivery_key, payload
+from streams.domain.policy import PolicyBook
+from streams.domain.policy import series_key as budget_key
 from streams.domain.postmortem import postmortem_markdown
 from streams.domain.slo import SloFile
 from streams.domain.timestamps import parse_ts
@@ -54,29 +61,41 @@ def state_topic(settings: Settings) -> str:
 
 
 class AllToOneAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
-    """Every partition to one member (the first by id): a leader for low-volume state."""
+    """Every partition to one member (the first by id): a leader for low-volume state.
+
+    Members announce their API address in their metadata; every member's assignment carries
+    the leader's, so any worker knows where to forward a question. Subclassed per service
+    (`for_url`): aiokafka calls assignors through the class.
+    """
 
     name = "sre-all-to-one"
     version = 0
+    url = ""
+    leader_url: str | None = None
+
+    @classmethod
+    def for_url(cls, url: str) -> type[AllToOneAssignor]:
+        return type("AllToOneAssignor", (cls,), {"url": url, "leader_url": None})
 
     @classmethod
     def assign(cls, cluster: Any, members: Mapping[str, Any]) -> dict[str, Any]:
         topics = sorted({t for metadata in members.values() for t in metadata.subscription})
         leader = min(members)
+        url = members[leader].user_data or b""
         assignment = {}
         for member in members:
             owned = ([(t, sorted(cluster.partitions_for_topic(t) or ())) for t in topics]
                      if member == leader else [])
-            assignment[member] = ConsumerProtocolMemberAssignment(cls.version, owned, b"")
+            assignment[member] = ConsumerProtocolMemberAssignment(cls.version, owned, url)
         return assignment
 
     @classmethod
     def metadata(cls, topics: Iterable[str]) -> Any:
-        return ConsumerProtocolMemberMetadata(cls.version, list(topics), b"")
+        return ConsumerProtocolMemberMetadata(cls.version, list(topics), cls.url.encode())
 
     @classmethod
     def on_assignment(cls, assignment: Any) -> None:
-        pass
+        cls.leader_url = (assignment.user_data or b"").decode() or None
 
 
 class IncidentService(mode.Service):
@@ -85,21 +104,26 @@ class IncidentService(mode.Service):
     def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.slo_file = slo_file
         self.notify = slo_file.notify
         self.policy = slo_file.incidents
         self.escalation = [level.notify for level in self.policy.escalation]
         self.topics = settings.topics
-        self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys]
+        self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys,
+                       self.topics.budgets]
         self.changelog = state_topic(settings)
+        self.assignor = AllToOneAssignor.for_url(settings.advertised_api)
         self.lock = asyncio.Lock()
         self.book: IncidentBook | None = None  # None: not the leader
+        self.policies: PolicyBook | None = None  # ... likewise
         self.offsets: dict[str, int] = {}  # "topic:partition" -> last offset applied
         self.pending: dict[str, dict[str, Any]] = {}  # delivery key -> delivery
-        self.outbox: list[dict[str, object]] = []
-        self.incident_offsets: dict[int, int] = {}
+        self.outbox: list[tuple[str, dict[str, object]]] = []  # (topic, event) not yet published
+        self.published: dict[str, dict[int, int]] = {}  # topic -> partition -> last offset
         self.seq = 0
-        self._saved: dict[str, bytes] = {}
-        self._changed: set[str] = set()
+        self._saved: dict[bytes, bytes] = {}  # record key -> state last stored
+        self._changed: set[str] = set()  # incident ids
+        self._changed_budgets: set[str] = set()  # series keys
         self.last_input = time.monotonic()
         self.limiter = RateLimiter()
         self.consumer: AIOKafkaConsumer | None = None
@@ -109,7 +133,8 @@ class IncidentService(mode.Service):
 
     async def on_start(self) -> None:
         settings = self.settings
-        await ensure_topics(settings, [*self.inputs, self.topics.incidents, self.topics.dead_letter])
+        await ensure_topics(settings, [*self.inputs, self.topics.incidents, self.topics.policy,
+                                       self.topics.dead_letter])
         await ensure_topics(settings, [self.changelog], compact=True, partitions=1)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2)
         await self.producer.start()
@@ -117,7 +142,7 @@ class IncidentService(mode.Service):
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=f"{settings.app_id}-incidents",
             enable_auto_commit=False, auto_offset_reset="earliest",
-            partition_assignment_strategy=(AllToOneAssignor,),
+            partition_assignment_strategy=(self.assignor,),
             session_timeout_ms=6_000, heartbeat_interval_ms=1_000)
         self.consumer.subscribe(self.inputs, listener=_Listener(self))
         await self.consumer.start()
@@ -149,15 +174,18 @@ class IncidentService(mode.Service):
                     if batches:
                         self.last_input = time.monotonic()
                     elif idle:
-                        out += self.book.advance(time.time() - self.settings.lateness)
+                        out += [(self.topics.incidents, event) for event in
+                                self.book.advance(time.time() - self.settings.lateness)]
                     if out or dead or self.offsets != before:
                         await self._commit(out, dead)
 
     def _apply(self, batches: Mapping[TopicPartition, list[Any]]) -> tuple[
-            list[dict[str, object]], list[dict[str, object]]]:
-        """Decode and apply a batch in event-time order; returns incident events, dead letters."""
-        book = self.book
-        assert book is not None
+            list[tuple[str, dict[str, object]]], list[dict[str, object]]]:
+        """Decode and apply a batch in event-time order; returns (topic, event) outputs and
+        dead letters."""
+        book, policies = self.book, self.policies
+        assert book is not None and policies is not None
+        timed = {self.topics.alerts, self.topics.budgets}  # `at`; commands and deploys: `ts`
         items: list[tuple[float, int, str, dict[str, Any], TopicPartition, Any]] = []
         dead: list[dict[str, object]] = []
         for tp, messages in batches.items():
@@ -170,23 +198,32 @@ class IncidentService(mode.Service):
                     value = orjson.loads(message.value)
                     if not isinstance(value, dict):
                         raise ValueError("expected a JSON object")
-                    at = parse_ts(value["at"] if tp.topic == self.topics.alerts else value["ts"])
+                    at = parse_ts(value["at"] if tp.topic in timed else value["ts"])
                 except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
                     dead.append(dead_letter(f"invalid {self._kind(tp.topic)}: {exc}", tp.topic,
                                             tp.partition, message.offset, message.value or b""))
                     continue
-                order = {self.topics.deploys: 0, self.topics.alerts: 1}.get(tp.topic, 2)
+                order = {self.topics.deploys: 0, self.topics.budgets: 1,
+                         self.topics.alerts: 2}.get(tp.topic, 3)
                 items.append((at, order, tp.topic, value, tp, message))
         items.sort(key=lambda item: (item[0], item[1]))
-        out: list[dict[str, object]] = []
+        out: list[tuple[str, dict[str, object]]] = []
+        incidents, policy = self.topics.incidents, self.topics.policy
         for _, _, topic, value, tp, message in items:
             try:
+                if topic == self.topics.budgets:
+                    out += [(policy, e) for e in policies.on_budget(value)]
+                    self._changed_budgets.add(budget_key(value["slo"], value.get("series") or {}))
+                    continue
                 if topic == self.topics.alerts:
                     events = book.on_alert(value)
                 elif topic == self.topics.commands:
                     events = book.on_command(value)
                 else:
                     events = book.on_deploy(value)
+                    out += [(policy, e) for e in policies.on_deploy(value)]
+                    self._changed.update(i.id for i in book.incidents.values()
+                                         if i.service == value.get("service"))
             except (CommandError, KeyError, ValueError, TypeError) as exc:
                 dead.append(dead_letter(f"{self._kind(topic)} refused: {exc}", topic, tp.partition,
                                         message.offset, message.value or b""))
@@ -196,23 +233,23 @@ class IncidentService(mode.Service):
                     incident = book.incidents[str(event["id"])]
                     event["postmortem"] = postmortem_markdown(
                         incident, book.deploys.get(incident.service))
-            out += events
-            if topic == self.topics.deploys:
-                self._changed.update(i.id for i in book.incidents.values()
-                                     if i.service == value.get("service"))
+            out += [(incidents, e) for e in events]
         return out, dead
 
     def _kind(self, topic: str) -> str:
-        return {self.topics.alerts: "alert", self.topics.commands: "command"}.get(topic, "deploy")
+        return {self.topics.alerts: "alert", self.topics.commands: "command",
+                self.topics.budgets: "budget"}.get(topic, "deploy")
 
-    async def _commit(self, out: list[dict[str, object]], dead: list[dict[str, object]]) -> None:
+    async def _commit(self, out: list[tuple[str, dict[str, object]]],
+                      dead: list[dict[str, object]]) -> None:
         """Store the state, then publish what it produced and queue its deliveries."""
         producer = self.producer
         assert producer is not None and self.book is not None
         for record in dead:
             await producer.send(self.topics.dead_letter, orjson.dumps(record))
-        self._changed.update(str(event["id"]) for event in out)
-        for event in out:
+        incident_events = [event for topic, event in out if topic == self.topics.incidents]
+        self._changed.update(str(event["id"]) for event in incident_events)
+        for event in incident_events:
             for receiver in self.notify.receivers_for(event, self.escalation):
                 key = delivery_key(event, receiver.name)
                 self.pending[key] = {"key": key, "receiver": receiver.name, "event": event,
@@ -224,35 +261,43 @@ class IncidentService(mode.Service):
             self.outbox = []
 
     async def _checkpoint(self) -> None:
+        """Changed records (each with the checkpoint number and its previous state), then the
+        meta record that makes them count (see `_restore`)."""
         producer = self.producer
-        assert producer is not None and self.book is not None
+        assert producer is not None and self.book is not None and self.policies is not None
         self.seq += 1
-        for ident in sorted(self._changed):
-            incident = self.book.incidents.get(ident)
-            if incident is None:
-                continue
-            state = orjson.dumps(incident_record(incident))
-            previous = self._saved.get(ident, b"null")
+        records = [(b"i|" + ident.encode(), incident_record(self.book.incidents[ident]))
+                   for ident in sorted(self._changed) if ident in self.book.incidents]
+        records += [(b"b|" + key.encode(), self.policies.budgets[key])
+                    for key in sorted(self._changed_budgets) if key in self.policies.budgets]
+        for key, record in records:
+            state = orjson.dumps(record)
+            previous = self._saved.get(key, b"null")
             await producer.send(self.changelog, b'{"seq":%d,"state":%b,"previous":%b}' % (
-                self.seq, state, previous), key=b"i|" + ident.encode(), partition=0)
-            self._saved[ident] = state
+                self.seq, state, previous), key=key, partition=0)
+            self._saved[key] = state
         self._changed.clear()
+        self._changed_budgets.clear()
         await producer.flush()
         meta = {"seq": self.seq, "offsets": self.offsets, "book": book_meta(self.book),
-                "outbox": self.outbox, "pending": list(self.pending.values()),
-                "incident_offsets": {str(k): v for k, v in self.incident_offsets.items()}}
+                "policy": self.policies.export(), "outbox": self.outbox,
+                "pending": list(self.pending.values()),
+                "published": {topic: {str(k): v for k, v in offsets.items()}
+                              for topic, offsets in self.published.items()}}
         await producer.send(self.changelog, orjson.dumps(meta), key=b"m", partition=0)
         await producer.flush()
 
-    async def _publish(self, events: list[dict[str, object]]) -> None:
+    async def _publish(self, items: list[tuple[str, dict[str, object]]]) -> None:
+        """Incident events keyed by incident, policy events by service (each in order)."""
         producer = self.producer
         assert producer is not None
-        sent = [await producer.send(self.topics.incidents, orjson.dumps(e),
-                                    key=str(e["id"]).encode()) for e in events]
-        for future in sent:
+        sent = [(topic, await producer.send(topic, orjson.dumps(event), key=str(
+                    event["id"] if topic == self.topics.incidents else event["service"]).encode()))
+                for topic, event in items]
+        for topic, future in sent:
             metadata = await future
-            self.incident_offsets[metadata.partition] = max(
-                metadata.offset, self.incident_offsets.get(metadata.partition, -1))
+            offsets = self.published.setdefault(topic, {})
+            offsets[metadata.partition] = max(metadata.offset, offsets.get(metadata.partition, -1))
 
     # -- deliveries ----------------------------------------------------------------------
 
@@ -349,10 +394,10 @@ class IncidentService(mode.Service):
             if not mine:
                 self.book = None
                 return
-            book = IncidentBook(self.policy)
+            book, policies = IncidentBook(self.policy), PolicyBook(self.slo_file)
             stored = (await read_partitions(self.settings, self.changelog, [0]))[0]
-            self._restore(book, stored)
-            self.book = book
+            self._restore(book, policies, stored)
+            self.book, self.policies = book, policies
             consumer = self.consumer
             assert consumer is not None
             for tp in mine:
@@ -364,10 +409,13 @@ class IncidentService(mode.Service):
             if self.outbox:
                 await self._republish()
             self.last_input = time.monotonic()
-            log.info("incident leader: %d incident(s), %d pending deliveries",
-                     len(book.incidents), len(self.pending))
+            log.info("incident leader: %d incident(s), %d series budget(s), %d pending deliveries",
+                     len(book.incidents), len(policies.budgets), len(self.pending))
 
-    def _restore(self, book: IncidentBook, stored: list[tuple[bytes, bytes | None]]) -> None:
+    def _restore(self, book: IncidentBook, policies: PolicyBook,
+                 stored: list[tuple[bytes, bytes | None]]) -> None:
+        """The last complete checkpoint: records newer than the meta record (a checkpoint cut
+        short) count with their previous state."""
         meta: dict[str, Any] | None = None
         records: dict[bytes, dict[str, Any]] = {}
         for key, value in stored:
@@ -375,36 +423,65 @@ class IncidentService(mode.Service):
                 continue
             if key == b"m":
                 meta = orjson.loads(value)
-            elif key.startswith(b"i|"):
+            elif key.startswith((b"i|", b"b|")):
                 records[key] = orjson.loads(value)
-        self.offsets, self.pending, self.outbox, self.seq = {}, {}, [], 0
+        self.offsets, self.pending, self.outbox, self.published, self.seq = {}, {}, [], {}, 0
         self._saved = {}
         if meta is None:
             return
         self.seq = int(meta["seq"])
-        states = []
+        incidents: list[dict[str, Any]] = []
+        budgets: list[dict[str, Any]] = []
         for key, record in records.items():
             state = record["state"] if record["seq"] <= self.seq else record["previous"]
             if state is not None:
-                states.append(state)
-                self._saved[key[2:].decode()] = orjson.dumps(state)
-        restore_book(book, meta["book"], states)
+                (incidents if key.startswith(b"i|") else budgets).append(state)
+                self._saved[key] = orjson.dumps(state)
+        restore_book(book, meta["book"], incidents)
+        policies.restore(meta.get("policy") or {}, budgets)
         self.offsets = {k: int(v) for k, v in meta["offsets"].items()}
         self.pending = {d["key"]: d for d in meta["pending"]}
-        self.outbox = list(meta["outbox"])
-        self.incident_offsets = {int(k): int(v) for k, v in meta["incident_offsets"].items()}
+        self.outbox = [(str(topic), event) for topic, event in meta["outbox"]]
+        self.published = {topic: {int(k): int(v) for k, v in offsets.items()}
+                          for topic, offsets in (meta.get("published") or {}).items()}
 
     async def _republish(self) -> None:
-        seen = {(m["id"], m["event"], m["at"]) for m in map(orjson.loads, await read_after(
-            self.settings, self.topics.incidents, self.incident_offsets))}
-        missing = [e for e in self.outbox if (e["id"], e["event"], e["at"]) not in seen]
+        """Publish the outputs of the last checkpoint that did not reach their topics."""
+        missing: list[tuple[str, dict[str, object]]] = []
+        for topic in sorted({topic for topic, _ in self.outbox}):
+            seen = {canonical(m) for m in map(orjson.loads, await read_after(
+                self.settings, topic, self.published.get(topic, {})))}
+            missing += [(t, e) for t, e in self.outbox if t == topic and canonical(e) not in seen]
         if missing:
             await self._publish(missing)
         self.outbox = []
 
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         async with self.lock:
-            self.book = None
+            self.book = self.policies = None
+
+    # -- questions from the API (on the leader) ----------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        return self.book is not None and self.policies is not None
+
+    @property
+    def leader_url(self) -> str | None:
+        return self.assignor.leader_url
+
+    async def add_override(self, service: str, body: Mapping[str, Any]) -> dict[str, object]:
+        """Store an override, publish its audit event on `sre.policy`; returns the event."""
+        async with self.lock:
+            if self.policies is None:
+                raise LookupError("not the leader")
+            event = self.policies.add_override(service, body, time.time())
+            await self._commit([(self.topics.policy, event)], [])
+            return event
+
+
+def canonical(message: object) -> bytes:
+    return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 
 def _event_order(delivery: Mapping[str, Any]) -> tuple[str, bool]:

@@ -52,11 +52,13 @@ class Topics:
     incidents: str
     budgets: str
     dead_letter: str
+    policy: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
         return cls(*(prefix + name for name in (
-            "requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter")))
+            "requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter",
+            "policy")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,10 @@ class Settings:
     max_message_bytes: int = 1 << 20
     batch_size: int = 5000
     data_dir: str = "./sre-streams-data"
-    web_port: int = 6066
+    api_host: str = "0.0.0.0"  # the HTTP API (gates, SLOs, alerts, incidents, /metrics)
+    api_port: int = 6066
+    api_url: str | None = None  # how other workers reach this one (default http://<host name>:<port>)
+    api_token: str | None = None  # bearer token of the mutating endpoints; unset: they are off
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -121,6 +126,18 @@ class Settings:
             raise SettingsError("security_protocol: must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
             raise SettingsError("sasl_mechanism needs sasl_username and sasl_password")
+        if not 0 <= self.api_port <= 65535:
+            raise SettingsError("api_port: must be a TCP port (0 to 65535)")
+
+    @property
+    def advertised_api(self) -> str:
+        """The URL other workers use to forward API requests to this one."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        import socket
+
+        host = self.api_host if self.api_host not in {"0.0.0.0", "::", ""} else socket.gethostname()
+        return f"http://{host}:{self.api_port}"
 
 
 _DURATIONS = {"lateness", "eval_interval", "budget_interval", "idle_timeout", "max_future"}

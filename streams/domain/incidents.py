@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -362,6 +362,22 @@ class IncidentBook:
             message["notify"] = notify
         return message
 
+    def describe(self, incident: Incident) -> dict[str, object]:
+        """The incident's current state, shaped as its events are (without `event`, `at`)."""
+        view = self._event(incident, "", incident.opened_at)
+        del view["event"], view["at"]
+        return view
+
+    def firing_alerts(self) -> list[dict[str, object]]:
+        """Every alert firing now, with its SLO, series and incident."""
+        found: dict[str, dict[str, object]] = {}
+        for incident in sorted(self.incidents.values(), key=lambda i: i.opened_at):
+            for alert in incident.alerts.values():
+                found[alert.id] = {**alert.export(), "slo": incident.slo,
+                                   "service": incident.service, "series": dict(incident.series),
+                                   "incident": incident.id}
+        return [a for a in found.values() if a["status"] == "firing"]
+
     def stats(self) -> dict[str, object]:
         """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
         def summary(incidents: list[Incident]) -> dict[str, object]:
@@ -426,7 +442,7 @@ def book_meta(book: IncidentBook) -> dict[str, object]:
 
 
 def restore_book(book: IncidentBook, meta: Mapping[str, Any],
-                 records: list[Mapping[str, Any]]) -> None:
+                 records: Sequence[Mapping[str, Any]]) -> None:
     book.now = meta.get("now")
     book.by_series = dict(meta.get("by_series") or {})
     book.deploys = {k: list(v) for k, v in (meta.get("deploys") or {}).items()}

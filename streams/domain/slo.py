@@ -86,6 +86,20 @@ Sli = AvailabilitySli | LatencySli
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetPolicy:
+    """The `policy` of an SLO (or of `defaults`)."""
+
+    warn_below: float = 0.25
+    freeze_below: float = 0.0
+    exceptions: tuple[str, ...] = ("P0", "security")  # change classes a freeze lets through
+
+    def state(self, remaining: float) -> str:
+        if remaining <= self.freeze_below:
+            return "frozen"
+        return "warn" if remaining < self.warn_below else "ok"
+
+
+@dataclass(frozen=True, slots=True)
 class Slo:
     name: str
     service: str
@@ -99,6 +113,7 @@ class Slo:
     max_series: int = 1000
     labels: tuple[tuple[str, str], ...] = ()
     runbook_url: str | None = None
+    budget_policy: BudgetPolicy = BudgetPolicy()
 
     @property
     def window_label(self) -> str:

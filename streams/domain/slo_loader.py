@@ -19,6 +19,7 @@ from streams.domain.slo import (
     AlertPolicy,
     AlertRule,
     AvailabilitySli,
+    BudgetPolicy,
     LatencySli,
     Severity,
     Sli,
@@ -32,7 +33,8 @@ _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation"}
 _ESCALATION_KEYS = {"levels", "repeat"}
-_DEFAULT_KEYS = {"window", "alerting", "min_events"}
+_DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
+_POLICY_KEYS = {"warn_below", "freeze_below", "exceptions"}
 _SLO_KEYS = _DEFAULT_KEYS | {
     "name", "service", "objective", "sli", "match", "group_by", "max_series", "labels",
     "runbook_url", "description",
@@ -124,6 +126,8 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
     default_policy = _policy_ref(defaults.get("alerting", "multiwindow"), policies,
                                  "defaults.alerting", problems)
     default_min = _count(defaults.get("min_events", 0), "defaults.min_events", problems, minimum=0)
+    default_budget = _budget_policy(defaults.get("policy", {}), BudgetPolicy(), "defaults.policy",
+                                    problems)
 
     raw_slos = document.get("slos")
     if not isinstance(raw_slos, list) or not raw_slos:
@@ -133,7 +137,8 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_slos):
         path = f"slos[{index}]"
-        slo = _slo(raw, path, policies, default_window, default_policy, default_min, problems)
+        slo = _slo(raw, path, policies, default_window, default_policy, default_min,
+                   default_budget, problems)
         if slo is None:
             continue
         if slo.name in seen:
@@ -317,6 +322,7 @@ def _slo(
     default_window: float | None,
     default_policy: AlertPolicy | None,
     default_min: int | None,
+    default_budget: BudgetPolicy,
     problems: _Problems,
 ) -> Slo | None:
     if not isinstance(raw, Mapping):
@@ -337,6 +343,7 @@ def _slo(
     min_events = (_count(raw["min_events"], f"{path}.min_events", problems, minimum=0)
                   if "min_events" in raw else default_min)
     match = _match(raw.get("match", {}), f"{path}.match", problems)
+    budget_policy = _budget_policy(raw.get("policy", {}), default_budget, f"{path}.policy", problems)
     group_by = _group_by(raw.get("group_by", []), f"{path}.group_by", problems)
     max_series = _count(raw.get("max_series", 1000), f"{path}.max_series", problems, minimum=1)
     labels = _labels(raw.get("labels", {}), f"{path}.labels", problems)
@@ -360,8 +367,32 @@ def _slo(
     return Slo(
         name=name, service=service, objective=objective, sli=sli, window=window, policy=policy,
         min_events=min_events, match=match, group_by=group_by, max_series=max_series,
-        labels=labels, runbook_url=runbook,
+        labels=labels, runbook_url=runbook, budget_policy=budget_policy,
     )
+
+
+def _budget_policy(value: object, base: BudgetPolicy, path: str,
+                   problems: _Problems) -> BudgetPolicy:
+    """An error-budget policy; keys not given come from `base` (the defaults)."""
+    if not isinstance(value, Mapping):
+        problems.add(path, f"must be a mapping with warn_below, freeze_below, exceptions, "
+                           f"got {_kind(value)}")
+        return base
+    _unknown_keys(value, _POLICY_KEYS, path, problems)
+    bounds = {}
+    for key in ("warn_below", "freeze_below"):
+        number = _number(value.get(key, getattr(base, key)), f"{path}.{key}", problems)
+        bounds[key] = getattr(base, key) if number is None else number
+        if number is not None and number > 1:
+            problems.add(f"{path}.{key}", f"must be a budget fraction <= 1, got {number!r}")
+    if bounds["freeze_below"] > bounds["warn_below"]:
+        problems.add(f"{path}.freeze_below", f"must not exceed warn_below "
+                                             f"({bounds['warn_below']!r}), got {bounds['freeze_below']!r}")
+    exceptions = value.get("exceptions", list(base.exceptions))
+    if not isinstance(exceptions, list) or not all(isinstance(e, str) and e for e in exceptions):
+        problems.add(f"{path}.exceptions", f"must be a list of change classes, got {exceptions!r}")
+        exceptions = list(base.exceptions)
+    return BudgetPolicy(bounds["warn_below"], bounds["freeze_below"], tuple(exceptions))
 
 
 def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPolicy | None:

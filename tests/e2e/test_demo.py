@@ -52,8 +52,10 @@ def test_demo_pages_escalates_resolves_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
             if first_status is None and line.startswith("status"):
                 first_status = time.monotonic() - started
             output = "\n".join(lines)
-            if re.search(r"incident resolved +P1 inc-[0-9a-f]{12} checkout-availability", output) and (
-                    re.search(r"resolved +page +checkout-availability\{region=eu\} page-fast", output)):
+            if all(re.search(pattern, output) for pattern in (
+                    r"incident resolved +P1 inc-[0-9a-f]{12} checkout-availability",
+                    r"resolved +page +checkout-availability\{region=eu\} page-fast",
+                    r"pager +resolve +inc-")):
                 break
         else:
             pytest.fail("no incident resolved within 5 minutes:\n" + "\n".join(lines))

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from streams.kafka_io import ensure_topics, tail
-from streams.local_broker import LocalBroker
+from streams.local_broker import LocalBroker, free_port
 from streams.settings import Settings
 
 
@@ -39,6 +39,7 @@ class Live:
                     "SRE_TOPIC_PREFIX": self.prefix, "SRE_APP_ID": f"app-{self.prefix}",
                     "SRE_IDLE_TIMEOUT": "3s", **env}
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.api: dict[str, str] = {}  # worker name -> its API's base URL
         topics = self.settings.topics
         asyncio.run(ensure_topics(self.settings, [topics.requests, topics.alerts, topics.budgets,
                                                   topics.dead_letter]))
@@ -47,9 +48,12 @@ class Live:
         data = self.workdir / name
         data.mkdir(exist_ok=True)
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        port = free_port()
+        self.api[name] = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
-            env={**self.env, "SRE_DATA_DIR": str(data / "faust")}, cwd=data,
+            env={**self.env, "SRE_DATA_DIR": str(data / "faust"), "SRE_API_HOST": "127.0.0.1",
+                 "SRE_API_PORT": str(port), "SRE_API_URL": self.api[name]}, cwd=data,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         self.workers.append(process)
         return process

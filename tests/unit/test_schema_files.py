@@ -33,6 +33,7 @@ TOPIC_FILES = {
     "sre.incidents": "sre.incidents.schema.json",
     "sre.commands": "sre.commands.schema.json",
     "sre.deploys": "sre.deploys.schema.json",
+    "sre.policy": "sre.policy.schema.json",
 }
 
 
@@ -63,6 +64,7 @@ def test_the_expected_files_exist() -> None:
         "command.schema.json",
         "deploy.schema.json",
         "tune-report.schema.json",
+        "policy.schema.json",
         *TOPIC_FILES.values(),
     }
     assert expected <= set(FILE_NAMES)
@@ -117,7 +119,7 @@ def test_topic_files_load_by_topic_name(topic: str, file_name: str) -> None:
 
 
 def test_output_schemas_allow_future_keys() -> None:
-    for name in ("alert", "budget", "dead-letter", "incident"):
+    for name in ("alert", "budget", "dead-letter", "incident", "policy"):
         assert load_schema(name).get("additionalProperties", True) is not False
 
 

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     traffic_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     incidents_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    incidents_cli.add_silences_parser(
+        cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     tune_cli.add_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     return parser
 
@@ -120,6 +122,10 @@ def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
             from streams import incidents_cli
 
             return incidents_cli.run(args, _settings, stdout, stderr)
+        if args.command == "silences":
+            from streams import incidents_cli
+
+            return incidents_cli.run_silences(args, _settings, stdout, stderr)
         if args.command == "generate":
             from streams import traffic_cli
 

@@ -42,6 +42,7 @@ from streams.domain.incidents import (
     incident_record,
     restore_book,
 )
+from streams.domain.noise import NoiseBook, row_key
 from streams.domain.notify import delivery_key, payload
 from streams.domain.policy import PolicyBook
 from streams.domain.policy import series_key as budget_key
@@ -116,6 +117,7 @@ class IncidentService(mode.Service):
         self.lock = asyncio.Lock()
         self.book: IncidentBook | None = None  # None: not the leader
         self.policies: PolicyBook | None = None  # ... likewise
+        self.noise = NoiseBook()
         self.offsets: dict[str, int] = {}  # "topic:partition" -> last offset applied
         self.pending: dict[str, dict[str, Any]] = {}  # delivery key -> delivery
         self.outbox: list[tuple[str, dict[str, object]]] = []  # (topic, event) not yet published
@@ -134,7 +136,7 @@ class IncidentService(mode.Service):
     async def on_start(self) -> None:
         settings = self.settings
         await ensure_topics(settings, [*self.inputs, self.topics.incidents, self.topics.policy,
-                                       self.topics.dead_letter])
+                                       self.topics.alert_stats, self.topics.dead_letter])
         await ensure_topics(settings, [self.changelog], compact=True, partitions=1)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2)
         await self.producer.start()
@@ -217,6 +219,7 @@ class IncidentService(mode.Service):
                     continue
                 if topic == self.topics.alerts:
                     events = book.on_alert(value)
+                    out.append((self.topics.alert_stats, self.noise.on_alert(value)))
                 elif topic == self.topics.commands:
                     events = book.on_command(value)
                 else:
@@ -229,6 +232,10 @@ class IncidentService(mode.Service):
                                         message.offset, message.value or b""))
                 continue
             for event in events:
+                if event["event"] == "acknowledged":
+                    self.noise.on_acknowledged(
+                        str(a["id"]) for a in event["alerts"]  # type: ignore[attr-defined]
+                        if a["status"] == "firing")
                 if event["event"] == "resolved":
                     incident = book.incidents[str(event["id"])]
                     event["postmortem"] = postmortem_markdown(
@@ -260,6 +267,13 @@ class IncidentService(mode.Service):
             await self._publish(out)
             self.outbox = []
 
+    def _key(self, topic: str, event: Mapping[str, Any]) -> bytes:
+        if topic == self.topics.incidents:
+            return str(event["id"]).encode()
+        if topic == self.topics.alert_stats:
+            return row_key(event).encode()
+        return str(event["service"]).encode()
+
     async def _checkpoint(self) -> None:
         """Changed records (each with the checkpoint number and its previous state), then the
         meta record that makes them count (see `_restore`)."""
@@ -280,7 +294,8 @@ class IncidentService(mode.Service):
         self._changed_budgets.clear()
         await producer.flush()
         meta = {"seq": self.seq, "offsets": self.offsets, "book": book_meta(self.book),
-                "policy": self.policies.export(), "outbox": self.outbox,
+                "policy": self.policies.export(), "noise": self.noise.export(),
+                "outbox": self.outbox,
                 "pending": list(self.pending.values()),
                 "published": {topic: {str(k): v for k, v in offsets.items()}
                               for topic, offsets in self.published.items()}}
@@ -288,11 +303,11 @@ class IncidentService(mode.Service):
         await producer.flush()
 
     async def _publish(self, items: list[tuple[str, dict[str, object]]]) -> None:
-        """Incident events keyed by incident, policy events by service (each in order)."""
+        """Incident events keyed by incident, policy events by service, alert statistics by
+        rule and series (each in order)."""
         producer = self.producer
         assert producer is not None
-        sent = [(topic, await producer.send(topic, orjson.dumps(event), key=str(
-                    event["id"] if topic == self.topics.incidents else event["service"]).encode()))
+        sent = [(topic, await producer.send(topic, orjson.dumps(event), key=self._key(topic, event)))
                 for topic, event in items]
         for topic, future in sent:
             metadata = await future
@@ -426,6 +441,7 @@ class IncidentService(mode.Service):
             elif key.startswith((b"i|", b"b|")):
                 records[key] = orjson.loads(value)
         self.offsets, self.pending, self.outbox, self.published, self.seq = {}, {}, [], {}, 0
+        self.noise = NoiseBook()
         self._saved = {}
         if meta is None:
             return
@@ -439,6 +455,7 @@ class IncidentService(mode.Service):
                 self._saved[key] = orjson.dumps(state)
         restore_book(book, meta["book"], incidents)
         policies.restore(meta.get("policy") or {}, budgets)
+        self.noise.restore(meta.get("noise") or {})
         self.offsets = {k: int(v) for k, v in meta["offsets"].items()}
         self.pending = {d["key"]: d for d in meta["pending"]}
         self.outbox = [(str(topic), event) for topic, event in meta["outbox"]]

@@ -1,17 +1,22 @@
-"""`sre-streams incidents`: list, show, statistics and postmortem drafts, from `sre.incidents`."""
+"""`sre-streams incidents` (list, show, statistics, postmortem drafts, from `sre.incidents`)
+and `sre-streams silences` (list and add silences, on `sre.commands`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import time
 from collections.abc import Iterable
 from typing import Any, BinaryIO, TextIO
 
 import orjson
 from aiokafka.errors import KafkaError
 
-from streams.domain.timestamps import parse_ts
-from streams.kafka_io import read_after
+from streams.domain.durations import DurationError, parse_duration
+from streams.domain.incidents import CommandError, IncidentBook
+from streams.domain.timestamps import format_ts, parse_ts
+from streams.kafka_io import read_after, send_commands
 from streams.settings import Settings, SettingsError
 
 
@@ -31,6 +36,30 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     postmortem = actions.add_parser("postmortem", help="the postmortem draft (Markdown)",
                                     parents=[common])
     postmortem.add_argument("id")
+
+
+def add_silences_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "silences", help="list silences in force, or add one",
+        description="Silences keep matching alerts from opening or notifying incidents until "
+                    "they expire. They are commands on the commands topic.",
+        parents=[_options(None)])
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", help="silences in force (the default)",
+                                 parents=[_options(argparse.SUPPRESS)])
+    listing.add_argument("--all", action="store_true", help="expired ones too")
+    add = actions.add_parser("add", help="silence alerts matching labels for a while",
+                             parents=[_options(argparse.SUPPRESS)])
+    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE",
+                     help="a label (or slo, service, rule, severity, a group_by key) to match; "
+                          "repeat for several")
+    until = add.add_mutually_exclusive_group(required=True)
+    until.add_argument("--for", dest="duration", help="how long, e.g. 2h")
+    until.add_argument("--until", help="until when (RFC 3339)")
+    add.add_argument("--from", dest="starts", help="from when (RFC 3339; default now): "
+                                                   "planned maintenance, or a replay's past")
+    add.add_argument("--by", required=True, help="who silences")
+    add.add_argument("--comment", default="", help="why")
 
 
 def _options(default: object) -> argparse.ArgumentParser:
@@ -76,6 +105,67 @@ def statistics(incidents: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
+                 stderr: TextIO) -> int:
+    prog = "sre-streams silences"
+    try:
+        settings: Settings = settings_for({"broker": args.broker}, prog)
+    except SettingsError as exc:
+        print(f"{prog}: error: {exc}", file=stderr)
+        return 2
+    now = time.time()
+    if args.action == "add":
+        match = dict(item.split("=", 1) for item in args.match if "=" in item)
+        if len(match) != len(args.match):
+            print(f"{prog}: error: --match takes LABEL=VALUE", file=stderr)
+            return 2
+        try:
+            starts = parse_ts(args.starts) if args.starts else now
+            until = starts + parse_duration(args.duration) if args.duration else parse_ts(args.until)
+        except (DurationError, ValueError) as exc:
+            print(f"{prog}: error: {exc}", file=stderr)
+            return 2
+        command = {"command": "silence", "match": match, "until": format_ts(until),
+                   "by": args.by, "comment": args.comment, "ts": format_ts(starts)}
+        try:
+            IncidentBook().on_command(command)  # refused here as the worker would refuse it
+        except CommandError as exc:
+            print(f"{prog}: error: {exc}", file=stderr)
+            return 2
+        try:
+            asyncio.run(send_commands(settings, [command]))
+        except (OSError, KafkaError) as exc:
+            print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})",
+                  file=stderr)
+            return 1
+        stdout.write(f"silenced {match} until {format_ts(until)}\n".encode())
+        return 0
+    try:
+        values = asyncio.run(read_after(settings, settings.topics.commands, {}, quiet_ms=500))
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        return 1
+    book = IncidentBook()
+    for value in values:
+        with contextlib.suppress(ValueError, TypeError):
+            command = orjson.loads(value)
+            if isinstance(command, dict) and command.get("command") == "silence":
+                with contextlib.suppress(CommandError):
+                    book.silence(command, str(command.get("by")), parse_ts(command["ts"]))
+    silences = [s for s in book.active_silences()
+                if getattr(args, "all", False) or parse_ts(s["until"]) > now]
+    if args.json:
+        stdout.write(b"".join(orjson.dumps(s) + b"\n" for s in silences))
+    else:
+        for s in silences:
+            matchers = ",".join(f"{k}={v}" for k, v in s["match"].items())
+            stdout.write(f"{s['id']}  until {s['until']}  {matchers}  by {s['by']}"
+                         f"{'  ' + s['comment'] if s['comment'] else ''}\n".encode())
+        if not silences:
+            stdout.write(b"no silences in force\n")
+    return 0
 
 
 def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: TextIO) -> int:

@@ -166,6 +166,14 @@ def topic_name(settings: Settings, name: str) -> str:
     return short.get(name, name)
 
 
+async def send_commands(settings: Settings, commands: list[dict[str, object]]) -> None:
+    """Publish operator commands (each one message) to the commands topic."""
+    await ensure_topics(settings, [settings.topics.commands])
+    async with running(AIOKafkaProducer(**client_options(settings))) as producer:
+        for command in commands:
+            await producer.send_and_wait(settings.topics.commands, orjson.dumps(command))
+
+
 @contextlib.asynccontextmanager
 async def running(client: Any) -> AsyncIterator[Any]:
     """A started aiokafka client, stopped on the way out, also when it failed to start."""

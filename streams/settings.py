@@ -53,12 +53,13 @@ class Topics:
     budgets: str
     dead_letter: str
     policy: str
+    alert_stats: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
         return cls(*(prefix + name for name in (
             "requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter",
-            "policy")))
+            "policy", "alert-stats")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import orjson
+from aiokafka.errors import KafkaError
 
 from streams.domain.counters import PlanError
 from streams.domain.evaluation import EngineSettings
+from streams.domain.noise import row_key
 from streams.domain.slo import SloFile
-from streams.settings import duration_setting, from_env
+from streams.kafka_io import read_after
+from streams.settings import Settings, SettingsError, duration_setting, from_env
 from streams.tune.catalog import candidates, select
 from streams.tune.chart import timeline_chart
 from streams.tune.document import Inputs, report_document
@@ -37,7 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     "one. The report goes to stdout as Markdown (or JSON with --json), or to "
                     "--report; progress and a summary to stderr.")
     parser.add_argument("--slos", help="SLO file (default: $SRE_SLOS)")
-    parser.add_argument("--events", required=True, help="JSONL file of events (.gz allowed)")
+    parser.add_argument("--events", help="JSONL file of events (.gz allowed)")
+    parser.add_argument("--live", action="store_true",
+                        help="instead of a backtest: the live noise statistics of every rule and "
+                             "series, from the alert-stats topic ($SRE_BROKER)")
+    parser.add_argument("--broker", help="Kafka URL for --live (default: $SRE_BROKER)")
     parser.add_argument("--incidents",
                         help='JSONL file of labelled incidents: {"slo", "series"?, "start", "end"}')
     parser.add_argument("--policy", action="extend", nargs="+", metavar="NAME", default=[],
@@ -54,6 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, load_slos: LoadSlos, stdout: BinaryIO, stderr: TextIO) -> int:
     """Run `tune`; bad usage or a bad input file is one line on stderr and exit code 2."""
+    if args.live:
+        return _live(args, stdout, stderr)
+    if not args.events:
+        print(f"{PROG}: error: --events is required (or --live)", file=stderr)
+        return 2
     slo_file = load_slos(args.slos, PROG)
     try:
         settings = EngineSettings(
@@ -122,6 +135,42 @@ def _write_report(path: Path, result: TuneResult, inputs: Inputs) -> None:
             image.write_bytes(to_png(timeline_chart(slo, series, result.data)))
             images[(slo.slo.name, series)] = image.name
     path.write_text(markdown_report(result, inputs, images), encoding="utf-8")
+
+
+def _live(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
+    """The latest noise statistics of every rule and series, noisiest first."""
+    try:
+        settings = Settings.load({"broker": args.broker})
+        values = asyncio.run(read_after(settings, settings.topics.alert_stats, {}, quiet_ms=500))
+    except SettingsError as exc:
+        return _usage(exc, stderr)
+    except (OSError, KafkaError) as exc:
+        print(f"{PROG}: error: {type(exc).__name__}: {exc} (broker {args.broker or 'from settings'})",
+              file=stderr)
+        return 1
+    latest: dict[str, dict[str, Any]] = {}
+    for value in values:
+        stats = orjson.loads(value)
+        latest[row_key(stats)] = stats
+    rows = sorted(latest.values(), key=lambda r: (-r["firings_per_day"], -r["flaps"], r["slo"]))
+    if args.json:
+        stdout.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        return 0
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    lines = ["| slo | series | rule | firings/day | median firing | flaps | acknowledged | "
+             "resolved unacknowledged <10m |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        series = ",".join(f"{k}={v}" for k, v in r["series"].items()) or "-"
+        median = r["median_firing_seconds"]
+        lines.append(f"| {r['slo']} | {series} | {r['rule']} | {r['firings_per_day']:.2f} | "
+                     f"{'-' if median is None else f'{median / 60:.1f} min'} | {r['flaps']} | "
+                     f"{share(r['acknowledged_share'])} | {share(r['quietly_resolved_share'])} |")
+    if not rows:
+        lines = ["no alert statistics yet (the worker publishes them as alerts fire and resolve)"]
+    stdout.write(("\n".join(lines) + "\n").encode())
+    return 0
 
 
 def _check_report(report: str | None) -> None:

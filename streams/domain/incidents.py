@@ -49,6 +49,7 @@ class IncidentPolicy:
     escalation: tuple[EscalationLevel, ...] = ()
     repeat: int = 0  # times the escalation chain starts over after its last level
     reopen_within: float = 3600.0  # an alert firing this soon after resolution reopens
+    inhibit: bool = True  # tickets of a series whose page fires neither open nor notify
 
     def priority(self, rule: str, alert_severity: str) -> Priority:
         """The rule's priority: the first matching pattern, else P2 for a page, P3 otherwise."""
@@ -62,7 +63,7 @@ class CommandError(ValueError):
     """A command that cannot be applied (unknown incident, missing field, bad value)."""
 
 
-COMMANDS = ("ack", "resolve", "assign", "note")
+COMMANDS = ("ack", "resolve", "assign", "note", "silence")
 
 
 @dataclass(slots=True)
@@ -76,12 +77,17 @@ class AlertState:
     burn_rate_long: float = 0.0
     burn_rate_short: float = 0.0
     error_budget_remaining: float = 1.0
+    suppressed: str | None = None  # why it neither opens nor notifies: inhibited, silenced
 
     def export(self) -> dict[str, object]:
-        return {"id": self.id, "rule": self.rule, "severity": self.severity,
-                "status": self.status, "started_at": self.started_at, "at": self.at,
-                "burn_rate_long": self.burn_rate_long, "burn_rate_short": self.burn_rate_short,
-                "error_budget_remaining": self.error_budget_remaining}
+        exported: dict[str, object] = {
+            "id": self.id, "rule": self.rule, "severity": self.severity, "status": self.status,
+            "started_at": self.started_at, "at": self.at, "burn_rate_long": self.burn_rate_long,
+            "burn_rate_short": self.burn_rate_short,
+            "error_budget_remaining": self.error_budget_remaining}
+        if self.suppressed:
+            exported["suppressed"] = self.suppressed
+        return exported
 
 
 @dataclass(slots=True)
@@ -157,6 +163,10 @@ class IncidentBook:
         self.by_series: dict[str, str] = {}  # series key -> id of its latest incident
         self.deploys: dict[str, list[dict[str, object]]] = {}  # service -> recent deploys
         self.now: float | None = None  # the watermark: latest event time seen
+        self.silences: dict[str, dict[str, Any]] = {}  # id -> silence (until expiry)
+        self.suppressed: dict[str, AlertState] = {}  # firing alerts that opened nothing
+        self.suppressed_series: dict[str, str] = {}  # ... their series keys
+        self.silenced: dict[str, dict[str, Any]] = {}  # suppressed alert id -> its alert event
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -175,6 +185,23 @@ class IncidentBook:
             burn_rate_short=float(alert.get("burn_rate_short", 0.0)),
             error_budget_remaining=float(alert.get("error_budget_remaining", 1.0)))
         priority = self.policy.priority(state.rule, state.severity)
+        if not firing and self.suppressed.pop(state.id, None) is not None:
+            self.suppressed_series.pop(state.id, None)
+            self.silenced.pop(state.id, None)
+            return events  # it opened nothing: its end is not news either
+        if firing:
+            state.suppressed = self._suppression(alert, state, latest, at)
+            if state.suppressed and (latest is None or latest.status is Status.RESOLVED
+                                     or state.suppressed.startswith("silenced")):
+                self.suppressed[state.id] = state
+                self.suppressed_series[state.id] = key
+                self.silenced[state.id] = dict(alert)  # news again when a silence ends
+                return events
+            if state.suppressed and latest is not None:
+                latest.record_alert(state)  # inhibited: kept with its incident, not announced
+                latest.note(at, "alert", f"{state.rule} ({state.severity}) firing, "
+                            f"{state.suppressed}")
+                return events
         if latest is None or latest.status is Status.RESOLVED:
             if not firing:
                 if latest is not None and state.id in latest.alerts:
@@ -214,6 +241,9 @@ class IncidentBook:
             at = parse_ts(command["ts"])
         except (KeyError, ValueError, TypeError) as exc:
             raise CommandError(f"bad or missing 'ts': {exc}") from None
+        if name == "silence":
+            self.silence(command, by, at)
+            return self.advance(at)
         incident = self.incidents.get(str(command.get("incident")))
         if incident is None:
             raise CommandError(f"unknown incident {command.get('incident')!r}")
@@ -261,11 +291,23 @@ class IncidentBook:
         return events
 
     def advance(self, now: float) -> list[dict[str, object]]:
-        """Move the watermark to `now`: escalate incidents whose timers ran out."""
+        """Move the watermark to `now`: escalate incidents whose timers ran out, forget
+        silences that expired."""
         if self.now is not None and now <= self.now:
             return []
         self.now = now
         events = []
+        for ident in sorted((i for i, s in self.silences.items() if parse_ts(s["until"]) <= now),
+                            key=lambda i: str(self.silences[i]["until"])):
+            ended = self.silences.pop(ident)["until"]
+            # Alerts it silenced that still fire are news now, as of its end.
+            for alert_id in [a for a, st in self.suppressed.items()
+                             if st.suppressed and st.suppressed.endswith(f"({ident})")]:
+                del self.suppressed[alert_id]
+                self.suppressed_series.pop(alert_id, None)
+                alert = self.silenced.pop(alert_id, None)
+                if alert is not None:
+                    events += self.on_alert({**alert, "at": ended})
         levels = self.policy.escalation
         for incident in self.incidents.values():
             while (incident.status is Status.OPEN and incident.escalation_due is not None
@@ -278,6 +320,53 @@ class IncidentBook:
                 events.append(self._event(incident, "escalated", due, notify=list(level.notify)))
                 incident.escalation_due = self._next_due(incident, due)
         return events
+
+    def active_silences(self) -> list[dict[str, Any]]:
+        return sorted(self.silences.values(), key=lambda s: str(s["until"]))
+
+    # -- noise control ---------------------------------------------------------------------
+
+    def silence(self, command: Mapping[str, Any], by: str, at: float) -> None:
+        """Add a silence command's silence (validated; CommandError when refused)."""
+        match = command.get("match")
+        if (not isinstance(match, Mapping) or not match
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in match.items())):
+            raise CommandError("silence needs 'match': labels to match, as strings, e.g. "
+                               "{\"service\": \"checkout\"}")
+        try:
+            until = parse_ts(command["until"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CommandError(f"bad or missing 'until': {exc}") from None
+        if until <= at:
+            raise CommandError("'until' must be after 'ts'")
+        comment = command.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            raise CommandError("'comment' must be a string")
+        digest = hashlib.sha1(f"{sorted(match.items())}|{at}|{by}".encode()).hexdigest()[:12]
+        self.silences["sil-" + digest] = {
+            "id": "sil-" + digest, "match": dict(match), "starts_at": format_ts(at),
+            "until": format_ts(until), "by": by, "comment": comment or ""}
+
+    def _suppression(self, alert: Mapping[str, Any], state: AlertState,
+                     latest: Incident | None, at: float) -> str | None:
+        """Why a firing alert should neither open nor notify an incident, if it should not."""
+        facts = {**{k: str(v) for k, v in (alert.get("labels") or {}).items()},
+                 **{k: str(v) for k, v in (alert.get("series") or {}).items()},
+                 "slo": str(alert["slo"]), "service": str(alert["service"]),
+                 "rule": state.rule, "severity": state.severity}
+        for silence in self.silences.values():
+            if (parse_ts(silence["starts_at"]) <= at < parse_ts(silence["until"])
+                    and all(facts.get(k) == v for k, v in silence["match"].items())):
+                return f"silenced by {silence['by']} until {silence['until']} ({silence['id']})"
+        if self.policy.inhibit and state.severity != "page":
+            pages = [a for a in (latest.alerts.values() if latest is not None else ())
+                     if a.severity == "page" and a.status == "firing"]
+            key = series_key(str(alert["slo"]), alert.get("series") or {})
+            pages += [a for a in self.suppressed.values()  # a silenced page still inhibits
+                      if a.severity == "page" and self.suppressed_series.get(a.id) == key]
+            if pages:
+                return f"inhibited by {pages[0].rule}"
+        return None
 
     # -- transitions -----------------------------------------------------------------------
 
@@ -376,6 +465,10 @@ class IncidentBook:
                 found[alert.id] = {**alert.export(), "slo": incident.slo,
                                    "service": incident.service, "series": dict(incident.series),
                                    "incident": incident.id}
+        for ident, state in self.suppressed.items():
+            event = self.silenced.get(ident, {})
+            found[ident] = {**state.export(), "slo": event.get("slo"), "service": event.get("service"),
+                            "series": event.get("series") or {}, "incident": None}
         return [a for a in found.values() if a["status"] == "firing"]
 
     def stats(self) -> dict[str, object]:
@@ -438,7 +531,10 @@ def incident_from_record(record: Mapping[str, Any]) -> Incident:
 
 
 def book_meta(book: IncidentBook) -> dict[str, object]:
-    return {"now": book.now, "by_series": book.by_series, "deploys": book.deploys}
+    return {"now": book.now, "by_series": book.by_series, "deploys": book.deploys,
+            "silences": book.silences, "silenced": book.silenced,
+            "suppressed": [{**a.export(), "series_key": book.suppressed_series.get(a.id, "")}
+                           for a in book.suppressed.values()]}
 
 
 def restore_book(book: IncidentBook, meta: Mapping[str, Any],
@@ -446,4 +542,9 @@ def restore_book(book: IncidentBook, meta: Mapping[str, Any],
     book.now = meta.get("now")
     book.by_series = dict(meta.get("by_series") or {})
     book.deploys = {k: list(v) for k, v in (meta.get("deploys") or {}).items()}
+    book.silences = {str(k): dict(v) for k, v in (meta.get("silences") or {}).items()}
+    book.silenced = {str(k): dict(v) for k, v in (meta.get("silenced") or {}).items()}
+    suppressed = [dict(a) for a in meta.get("suppressed") or []]
+    book.suppressed_series = {str(a["id"]): str(a.pop("series_key", "")) for a in suppressed}
+    book.suppressed = {str(a["id"]): AlertState(**a) for a in suppressed}
     book.incidents = {str(r["id"]): incident_from_record(r) for r in records}

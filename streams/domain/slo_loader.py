@@ -31,7 +31,7 @@ API_VERSION = "sre-streams/v1"
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
-_INCIDENT_KEYS = {"severity", "reopen_within", "escalation"}
+_INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
 _POLICY_KEYS = {"warn_below", "freeze_below", "exceptions"}
@@ -291,8 +291,12 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
                     level = _escalation_level(raw, f"{where}.levels[{index}]", problems)
                     if level is not None:
                         levels.append(level)
+    inhibit = value.get("inhibit", default.inhibit)
+    if not isinstance(inhibit, bool):
+        problems.add(f"{path}.inhibit", f"must be true or false, got {inhibit!r}")
+        inhibit = default.inhibit
     return IncidentPolicy(severity=severity, escalation=tuple(levels), repeat=repeat,
-                          reopen_within=reopen)
+                          reopen_within=reopen, inhibit=inhibit)
 
 
 def _escalation_level(raw: object, path: str, problems: _Problems) -> EscalationLevel | None:

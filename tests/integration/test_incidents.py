@@ -228,3 +228,62 @@ def test_unacknowledged_pages_escalate_and_a_restart_loses_and_repeats_no_delive
         dead = read(live, live.settings.topics.dead_letter)
         assert len(dead) == 1 and dead[0]["reason"] == "notification refused by ops-hook: HTTP 400"
         assert orjson.loads(str(dead[0]["payload"]))["incident"] == messages[0]["id"]
+
+
+NOISE_FILE = """apiVersion: sre-streams/v1
+defaults: {window: 30d, alerting: mixed, min_events: 1000}
+alerting:
+  mixed:
+    - {name: page-fast, severity: page, long: 1h, short: 5m, budget_percent: 2}
+    - {name: page-slow, severity: page, long: 6h, short: 30m, budget_percent: 5}
+    - {name: ticket-fast, severity: ticket, long: 1d, short: 2h, budget_percent: 10}
+slos:
+  - name: checkout-availability
+    service: checkout
+    objective: 99.9%
+    sli: {availability: {bad_status: ["5xx", 429]}}
+"""
+
+
+def test_silences_end_and_tickets_are_inhibited_on_the_real_broker(
+    live_factory: Callable[..., Live], tmp_path: Path,
+) -> None:
+    slos = tmp_path / "slos.yaml"
+    slos.write_text(NOISE_FILE)
+    live = live_factory(slos, SRE_IDLE_TIMEOUT=REPLAY_IDLE)
+    live.start_worker("w1")
+    wait_for(ready(live, "w1"), 90, live, "the worker")
+    # Silence the service until 30 s into the outage: page-slow fires under it (00:40:20), and
+    # is news when it ends; the ticket fires while a page does: inhibited.
+    until = OUTAGE + 30
+    added = live.cli("silences", "add", "--match", "service=checkout", "--from", format_ts(T0),
+                     "--until", format_ts(until), "--by", "alice", "--comment", "maintenance")
+    assert added.returncode == 0, added.stderr
+    live.cli("produce", "--events", str(scenario(tmp_path, cut=T0 + 3 * 3600)[0]), "--quiet")
+    wait_for(lambda: "resolved" in events_of(live), 120, live, "the resolution")
+
+    messages = incidents(live)
+    opened = messages[0]
+    # The ticket fired first (00:40:10), under the silence; when it ended, page-slow opened
+    # the incident and the ticket, inhibited by it, opened nothing.
+    assert (opened["event"], opened["opened_at"]) == ("opened", format_ts(until)), opened
+    assert [a["rule"] for a in opened["alerts"]] == ["page-slow"]  # type: ignore[union-attr]
+    assert len({m["id"] for m in messages}) == 1 and opened["severity"] == "P2"
+    assert all(a["rule"] != "ticket-fast" or a.get("suppressed")
+               for m in messages for a in m["alerts"])  # type: ignore[attr-defined]
+
+    listed = live.cli("silences", "list", "--all", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [silence] = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert silence["match"] == {"service": "checkout"} and silence["until"] == format_ts(until)
+    assert live.cli("silences").stdout.strip() == "no silences in force"
+
+    stats = read(live, live.settings.topics.alert_stats)
+    for message in stats:
+        assert_valid("sre.alert-stats", message)
+    latest = {m["rule"]: m for m in stats}
+    assert set(latest) == {"page-fast", "page-slow", "ticket-fast"}
+    assert all(m["firings"] == 1 and m["flaps"] == 0 for m in latest.values())
+    tuned = live.cli("tune", "--live")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "| checkout-availability | - | page-fast |" in tuned.stdout

@@ -71,7 +71,7 @@ def test_the_severity_map_decides_the_priority(rule: str, severity: str,
 
 
 def test_further_alerts_update_the_open_incident_and_raise_its_severity() -> None:
-    book = IncidentBook()
+    book = IncidentBook(IncidentPolicy(inhibit=False))
     [opened] = book.on_alert(alert("ticket-slow", "firing", T0))
     assert opened["severity"] == "P3"
     [updated] = book.on_alert(alert("page-fast", "firing", T0 + 60))
@@ -269,7 +269,7 @@ def test_a_bad_incidents_section_names_every_problem_with_its_path() -> None:
   paging: true
 """)
     assert error.value.problems == [
-        "incidents.paging: unknown key (allowed: escalation, reopen_within, severity)",
+        "incidents.paging: unknown key (allowed: escalation, inhibit, reopen_within, severity)",
         "incidents.severity.page-fast: must be P1, P2 or P3, got 'P0'",
         "incidents.reopen_within: must be a duration such as 5m, 1h or 30d, got 'soon'",
         "incidents.escalation.repeat: must be >= 0, got -1",
@@ -298,3 +298,71 @@ def test_an_incident_book_round_trips_through_its_records() -> None:
     assert copy.incidents == book.incidents and copy.deploys == book.deploys
     # Both go on identically: the escalation timer survived.
     assert copy.advance(T0 + 400) == book.advance(T0 + 400) != []
+
+
+def test_a_ticket_is_inhibited_while_a_page_of_its_series_fires() -> None:
+    book = IncidentBook()
+    [opened] = book.on_alert(alert("page-fast", "firing", T0))
+    assert book.on_alert(alert("ticket-fast", "firing", T0 + 60)) == [], "no news, no page"
+    incident = book.incidents[str(opened["id"])]
+    assert incident.alerts["id-ticket-fast-[]"].suppressed == "inhibited by page-fast"
+    [updated] = book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    assert updated["event"] == "updated", "the ticket still fires: the incident stays open"
+    [resolved] = book.on_alert(alert("ticket-fast", "resolved", T0 + 900))
+    assert resolved["event"] == "resolved"
+    # Another series: its ticket is not inhibited by this series' page.
+    book.on_alert(alert("page-fast", "firing", T0 + 1000))
+    [other] = book.on_alert(alert("ticket-fast", "firing", T0 + 1060, series={"region": "us"}))
+    assert other["event"] == "opened" and other["severity"] == "P3"
+
+
+def test_silences_keep_matching_alerts_from_opening_incidents_until_they_expire() -> None:
+    book = IncidentBook()
+    assert book.on_command({"command": "silence", "match": {"service": "checkout", "rule": "page-fast"},
+                            "until": format_ts(T0 + 3600), "by": "alice", "ts": format_ts(T0),
+                            "comment": "planned maintenance"}) == []
+    [silence] = book.active_silences()
+    assert silence["match"] == {"service": "checkout", "rule": "page-fast"}
+    assert book.on_alert(alert("page-fast", "firing", T0 + 60)) == []
+    assert book.on_alert(alert("ticket-fast", "firing", T0 + 70)) == [], \
+        "a silenced page still inhibits its series' tickets"
+    assert book.on_alert(alert("page-fast", "resolved", T0 + 600)) == []
+    assert book.on_alert(alert("ticket-fast", "resolved", T0 + 610)) == []
+    assert book.incidents == {}
+    book.advance(T0 + 3600)
+    assert book.active_silences() == [], "expired"
+    [opened] = book.on_alert(alert("page-fast", "firing", T0 + 3700))
+    assert opened["event"] == "opened"
+
+
+def test_an_alert_still_firing_when_its_silence_ends_opens_an_incident_then() -> None:
+    book = IncidentBook()
+    book.on_command({"command": "silence", "match": {"rule": "page-fast"}, "by": "alice",
+                     "ts": format_ts(T0), "until": format_ts(T0 + 600)})
+    assert book.on_alert(alert("page-fast", "firing", T0 + 60)) == []
+    [opened] = book.advance(T0 + 900)
+    assert (opened["event"], opened["opened_at"]) == ("opened", format_ts(T0 + 600))
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"match": {}}, "silence needs 'match'"),
+    ({"match": {"service": 1}}, "silence needs 'match'"),
+    ({"until": "soon"}, "bad or missing 'until'"),
+    ({"until": "2026-11-22T00:00:00Z"}, "'until' must be after 'ts'"),
+])
+def test_bad_silences_are_refused_with_the_reason(fields: dict[str, object], message: str) -> None:
+    command = {"command": "silence", "match": {"service": "checkout"}, "by": "alice",
+               "ts": format_ts(T0), "until": format_ts(T0 + 60), **fields}
+    with pytest.raises(CommandError, match=message):
+        IncidentBook().on_command(command)
+
+
+def test_silences_and_suppressed_alerts_survive_a_restart() -> None:
+    book = IncidentBook()
+    book.on_command({"command": "silence", "match": {"rule": "page-fast"}, "by": "alice",
+                     "ts": format_ts(T0), "until": format_ts(T0 + 3600)})
+    book.on_alert(alert("page-fast", "firing", T0 + 60))
+    copy = IncidentBook()
+    restore_book(copy, orjson.loads(orjson.dumps(book_meta(book))), [])
+    assert copy.silences == book.silences and copy.suppressed == book.suppressed
+    assert copy.on_alert(alert("ticket-fast", "firing", T0 + 70)) == [], "inhibited after restart"

@@ -34,6 +34,7 @@ TOPIC_FILES = {
     "sre.commands": "sre.commands.schema.json",
     "sre.deploys": "sre.deploys.schema.json",
     "sre.policy": "sre.policy.schema.json",
+    "sre.alert-stats": "sre.alert-stats.schema.json",
 }
 
 
@@ -65,6 +66,7 @@ def test_the_expected_files_exist() -> None:
         "deploy.schema.json",
         "tune-report.schema.json",
         "policy.schema.json",
+        "alert-stats.schema.json",
         *TOPIC_FILES.values(),
     }
     assert expected <= set(FILE_NAMES)

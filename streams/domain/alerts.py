@@ -24,7 +24,7 @@ def burn_rate(good: int, total: int, objective: float) -> float:
     return (total - good) / total / (1.0 - objective)
 
 
-def bad_ratio_threshold(rule: AlertRule, slo: Slo) -> tuple[int, int]:
+def bad_ratio_threshold(rule: AlertRule, slo: Slo, share: float = 1.0) -> tuple[int, int]:
     """The bad/total ratio at which `rule` trips, as an exact fraction `(num, den)`.
 
     `burn_rate >= factor` is `bad/total >= factor * (1 - objective)`; comparing integers
@@ -32,7 +32,7 @@ def bad_ratio_threshold(rule: AlertRule, slo: Slo) -> tuple[int, int]:
     would make `0.003 / (1 - 0.999)` come out just under 3.
     """
     ratio = (
-        Fraction(str(rule.budget_percent)) / 100
+        Fraction(str(share)) * Fraction(str(rule.budget_percent)) / 100
         * Fraction(str(slo.window)) / Fraction(str(rule.long))
         * (1 - Fraction(str(slo.objective)))
     )

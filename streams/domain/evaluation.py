@@ -64,6 +64,10 @@ class _RuleSpec:
     num: int  # trips when bad * den >= num * total (see bad_ratio_threshold)
     den: int
     allowed: float  # 1 - objective: the short window burns (rate > 1) when bad > allowed * total
+    hysteresis: bool  # resolve below a lower threshold and/or after keep_firing_for
+    keep_num: int  # while firing, still holds when bad * keep_den >= keep_num * total
+    keep_den: int
+    keep_for: float
 
 
 class _SloRuntime:
@@ -78,7 +82,10 @@ class _SloRuntime:
         self.period = plan.index(slo.window)
         self.rules = tuple(
             _RuleSpec(rule, plan.index(rule.long), plan.index(rule.short),
-                      *bad_ratio_threshold(rule, slo), 1.0 - slo.objective)
+                      *bad_ratio_threshold(rule, slo), 1.0 - slo.objective,
+                      rule.resolve_below is not None or rule.keep_firing_for > 0,
+                      *bad_ratio_threshold(rule, slo, rule.resolve_below or 1.0),
+                      rule.keep_firing_for)
             for rule in slo.policy.rules
         )
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
@@ -89,7 +96,7 @@ class Series:
     """One SLO series: its counters, which rules are firing since when, and since when each
     rule's short window has burnt faster than 1x (for time to detect)."""
 
-    __slots__ = ("burning", "counters", "key", "labels", "runtime", "started")
+    __slots__ = ("burning", "clear", "counters", "key", "labels", "runtime", "started")
 
     def __init__(self, runtime: _SloRuntime, key: SeriesKey) -> None:
         self.runtime = runtime
@@ -98,6 +105,8 @@ class Series:
         self.counters = SeriesCounters(runtime.plan)
         self.started: list[float | None] = [None] * len(runtime.rules)
         self.burning: list[float | None] = [None] * len(runtime.rules)
+        # Hysteresis: since when a firing rule's release condition has held (None: not now).
+        self.clear: list[float | None] = [None] * len(runtime.rules)
 
     @property
     def slo(self) -> Slo:
@@ -427,9 +436,36 @@ class Engine:
                     and short_bad * spec.den >= spec.num * short_total
                 )
                 if holds is (started[k] is None):
+                    if not holds and spec.hysteresis and self._keeps_firing(series, k, spec, at):
+                        continue
                     self._transition(series, k, spec, holds, at)
+                elif holds and spec.hysteresis and series.clear[k] is not None:
+                    series.clear[k] = None  # burning again: the release starts over
+                    self._dirty.add(series)
             if snapshot:
                 self.budgets.append(self.budget_snapshot(series, at))
+
+    def _keeps_firing(self, series: Series, k: int, spec: _RuleSpec, at: float) -> bool:
+        """Hysteresis for a firing rule whose trip condition no longer holds: it stays firing
+        while both windows burn at resolve_below x factor or more, and for keep_firing_for
+        after they stop."""
+        counters = series.counters
+        good, total = counters.good, counters.total
+        long_total, short_total = total[spec.long], total[spec.short]
+        if (long_total > 0 and (long_total - good[spec.long]) * spec.keep_den
+                >= spec.keep_num * long_total and short_total > 0
+                and (short_total - good[spec.short]) * spec.keep_den >= spec.keep_num * short_total):
+            if series.clear[k] is not None:
+                series.clear[k] = None
+                self._dirty.add(series)
+            return True
+        if series.clear[k] is None:
+            series.clear[k] = at
+            self._dirty.add(series)
+        if at - series.clear[k] < spec.keep_for:  # type: ignore[operator]
+            return True
+        series.clear[k] = None
+        return False
 
     def _transition(self, series: Series, k: int, spec: _RuleSpec, firing: bool, at: float) -> None:
         runtime = series.runtime
@@ -525,6 +561,7 @@ class Engine:
             "plan": series.runtime.plan.fingerprint,
             "started": list(series.started),
             "burning": list(series.burning),
+            "clear": list(series.clear),
             "counters": series.counters.export(),
         }
 
@@ -555,6 +592,8 @@ class Engine:
             series.started = [None if v is None else float(v) for v in state["started"]]
             series.burning = [None if v is None else float(v)
                               for v in state.get("burning") or series.burning]
+            series.clear = [None if v is None else float(v)
+                            for v in state.get("clear") or series.clear]
             if instant is not None:
                 series.counters.replay_to(int(instant))
             runtime.series[key] = series

@@ -24,6 +24,11 @@ class AlertRule:
     long: float
     short: float
     budget_percent: float
+    # Hysteresis (off by default, so contract §4 holds as written): once firing, the rule
+    # resolves only when both windows drop below `resolve_below` x factor, and only after
+    # that has held for `keep_firing_for` seconds.
+    resolve_below: float | None = None
+    keep_firing_for: float = 0.0
 
     def factor(self, period: float) -> float:
         """Burn-rate threshold: the rate that spends `budget_percent` of the budget in `long`."""

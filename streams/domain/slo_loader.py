@@ -39,7 +39,8 @@ _SLO_KEYS = _DEFAULT_KEYS | {
     "name", "service", "objective", "sli", "match", "group_by", "max_series", "labels",
     "runbook_url", "description",
 }
-_RULE_KEYS = {"name", "severity", "long", "short", "budget_percent"}
+_RULE_KEYS = {"name", "severity", "long", "short", "budget_percent", "resolve_below",
+              "keep_firing_for"}
 _UNSET = object()
 
 
@@ -363,10 +364,10 @@ def _slo(
                     f"{format_duration(window)} is shorter than the long window "
                     f"{rule.long_label} of rule {rule.name!r} in policy {policy.name!r}",
                 )
-    if len(problems.lines) > before:
-        return None
+    if len(problems.lines) > before or window is None or policy is None or min_events is None:
+        return None  # (a bad default is reported once, under defaults)
     assert name is not None and service is not None and objective is not None
-    assert sli is not None and window is not None and policy is not None
+    assert sli is not None
     assert min_events is not None and max_series is not None
     return Slo(
         name=name, service=service, objective=objective, sli=sli, window=window, policy=policy,
@@ -446,11 +447,20 @@ def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None
     percent = _number(raw.get("budget_percent", _UNSET), f"{path}.budget_percent", problems)
     if percent is not None and not 0 < percent <= 100:
         problems.add(f"{path}.budget_percent", f"must be in (0, 100], got {percent}")
+    resolve_below = None
+    if "resolve_below" in raw:
+        resolve_below = _number(raw["resolve_below"], f"{path}.resolve_below", problems)
+        if resolve_below is not None and not 0 < resolve_below <= 1:
+            problems.add(f"{path}.resolve_below", f"must be a fraction of the factor in (0, 1], "
+                                                  f"got {resolve_below}")
+    keep = 0.0
+    if "keep_firing_for" in raw:
+        keep = _duration(raw["keep_firing_for"], f"{path}.keep_firing_for", problems) or 0.0
     if len(problems.lines) > before:
         return None
     assert name is not None and severity is not None and long is not None
     assert short is not None and percent is not None
-    return AlertRule(name, severity, long, short, percent)
+    return AlertRule(name, severity, long, short, percent, resolve_below, keep)
 
 
 def _policy_ref(

@@ -179,7 +179,7 @@ async def _people(settings: Settings, view: View, stop: asyncio.Event) -> None:
                      "by": "deploy-pipeline"}))
                 view.alerts.append(f"{format_ts(now)}  deploy   checkout v2.4.1")
                 deployed = True
-            for ident, seen in view.escalated.items():
+            for ident, seen in list(view.escalated.items()):
                 if ident not in acked and time.monotonic() - seen >= ACK_AFTER:
                     await producer.send(settings.topics.commands, orjson.dumps(
                         {"command": "ack", "incident": ident, "by": "on-call",

@@ -36,12 +36,12 @@ from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
 from streams.domain.incidents import (
-    CommandError,
     IncidentBook,
     book_meta,
     incident_record,
     restore_book,
 )
+from streams.domain.incidents import series_key as incident_series
 from streams.domain.noise import NoiseBook, row_key
 from streams.domain.notify import delivery_key, payload
 from streams.domain.policy import PolicyBook
@@ -120,6 +120,7 @@ class IncidentService(mode.Service):
         self.noise = NoiseBook()
         self.offsets: dict[str, int] = {}  # "topic:partition" -> last offset applied
         self.pending: dict[str, dict[str, Any]] = {}  # delivery key -> delivery
+        self.delivery_seq = 0  # deliveries numbered in the order their events happened
         self.outbox: list[tuple[str, dict[str, object]]] = []  # (topic, event) not yet published
         self.published: dict[str, dict[int, int]] = {}  # topic -> partition -> last offset
         self.seq = 0
@@ -190,6 +191,7 @@ class IncidentService(mode.Service):
         timed = {self.topics.alerts, self.topics.budgets}  # `at`; commands and deploys: `ts`
         items: list[tuple[float, int, str, dict[str, Any], TopicPartition, Any]] = []
         dead: list[dict[str, object]] = []
+        latest = time.time() + self.settings.max_future  # one clock ahead must not move ours
         for tp, messages in batches.items():
             name = f"{tp.topic}:{tp.partition}"
             for message in messages:
@@ -201,6 +203,9 @@ class IncidentService(mode.Service):
                     if not isinstance(value, dict):
                         raise ValueError("expected a JSON object")
                     at = parse_ts(value["at"] if tp.topic in timed else value["ts"])
+                    if not 0 <= at <= latest:
+                        raise ValueError("timestamp in the future" if at > 0 else
+                                         "timestamp before 1970")
                 except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
                     dead.append(dead_letter(f"invalid {self._kind(tp.topic)}: {exc}", tp.topic,
                                             tp.partition, message.offset, message.value or b""))
@@ -211,7 +216,11 @@ class IncidentService(mode.Service):
         items.sort(key=lambda item: (item[0], item[1]))
         out: list[tuple[str, dict[str, object]]] = []
         incidents, policy = self.topics.incidents, self.topics.policy
-        for _, _, topic, value, tp, message in items:
+        for at, _, topic, value, tp, message in items:
+            # Time moves first: escalations due by now happen whether or not the item is valid.
+            # (Budgets are not incident inputs: they do not move the incidents' clock.)
+            if topic != self.topics.budgets:
+                out += [(incidents, e) for e in book.advance(at)]
             try:
                 if topic == self.topics.budgets:
                     out += [(policy, e) for e in policies.on_budget(value)]
@@ -220,6 +229,10 @@ class IncidentService(mode.Service):
                 if topic == self.topics.alerts:
                     events = book.on_alert(value)
                     out.append((self.topics.alert_stats, self.noise.on_alert(value)))
+                    # Saved even when the alert made no news (inhibited, a late resolution).
+                    latest_id = book.by_series.get(incident_series(value["slo"], value["series"]))
+                    if latest_id is not None:
+                        self._changed.add(latest_id)
                 elif topic == self.topics.commands:
                     events = book.on_command(value)
                 else:
@@ -227,7 +240,7 @@ class IncidentService(mode.Service):
                     out += [(policy, e) for e in policies.on_deploy(value)]
                     self._changed.update(i.id for i in book.incidents.values()
                                          if i.service == value.get("service"))
-            except (CommandError, KeyError, ValueError, TypeError) as exc:
+            except Exception as exc:  # refused, or malformed in a way not foreseen: never fatal
                 dead.append(dead_letter(f"{self._kind(topic)} refused: {exc}", topic, tp.partition,
                                         message.offset, message.value or b""))
                 continue
@@ -258,9 +271,10 @@ class IncidentService(mode.Service):
         self._changed.update(str(event["id"]) for event in incident_events)
         for event in incident_events:
             for receiver in self.notify.receivers_for(event, self.escalation):
-                key = delivery_key(event, receiver.name)
+                self.delivery_seq += 1
+                key = delivery_key(event, receiver.name, self.delivery_seq)
                 self.pending[key] = {"key": key, "receiver": receiver.name, "event": event,
-                                     "attempt": 0, "not_before": 0.0}
+                                     "attempt": 0, "not_before": 0.0, "seq": self.delivery_seq}
         self.outbox = out
         await self._checkpoint()
         if out:
@@ -296,7 +310,7 @@ class IncidentService(mode.Service):
         meta = {"seq": self.seq, "offsets": self.offsets, "book": book_meta(self.book),
                 "policy": self.policies.export(), "noise": self.noise.export(),
                 "outbox": self.outbox,
-                "pending": list(self.pending.values()),
+                "pending": list(self.pending.values()), "delivery_seq": self.delivery_seq,
                 "published": {topic: {str(k): v for k, v in offsets.items()}
                               for topic, offsets in self.published.items()}}
         await producer.send(self.changelog, orjson.dumps(meta), key=b"m", partition=0)
@@ -321,8 +335,8 @@ class IncidentService(mode.Service):
         """Pending deliveries, each receiver's in event order, receivers side by side."""
         while not self.should_stop:
             await asyncio.sleep(0.2)
-            if not self.pending or self.session is None:
-                continue
+            if not self.pending or self.session is None or not self.leading:
+                continue  # (a former leader's deliveries are its successor's now)
             now = time.time()
             queues: dict[str, list[dict[str, Any]]] = {}
             for delivery in sorted(self.pending.values(), key=_event_order):
@@ -369,8 +383,8 @@ class IncidentService(mode.Service):
                 return  # no longer the leader: the new one retries from its state
             for delivery, attempt in done:
                 key = delivery["key"]
-                if key not in self.pending:
-                    continue
+                if self.pending.get(key) is not delivery:
+                    continue  # delivered meanwhile, or state restored since: it decides
                 if attempt is None or attempt.outcome == "delivered":
                     del self.pending[key]
                     if attempt is not None:
@@ -407,7 +421,8 @@ class IncidentService(mode.Service):
         mine = [tp for tp in partitions if tp.topic in self.inputs]
         async with self.lock:
             if not mine:
-                self.book = None
+                self.book = self.policies = None
+                self.pending = {}
                 return
             book, policies = IncidentBook(self.policy), PolicyBook(self.slo_file)
             stored = (await read_partitions(self.settings, self.changelog, [0]))[0]
@@ -441,6 +456,7 @@ class IncidentService(mode.Service):
             elif key.startswith((b"i|", b"b|")):
                 records[key] = orjson.loads(value)
         self.offsets, self.pending, self.outbox, self.published, self.seq = {}, {}, [], {}, 0
+        self.delivery_seq = 0
         self.noise = NoiseBook()
         self._saved = {}
         if meta is None:
@@ -458,6 +474,7 @@ class IncidentService(mode.Service):
         self.noise.restore(meta.get("noise") or {})
         self.offsets = {k: int(v) for k, v in meta["offsets"].items()}
         self.pending = {d["key"]: d for d in meta["pending"]}
+        self.delivery_seq = int(meta.get("delivery_seq", 0))
         self.outbox = [(str(topic), event) for topic, event in meta["outbox"]]
         self.published = {topic: {int(k): int(v) for k, v in offsets.items()}
                           for topic, offsets in (meta.get("published") or {}).items()}
@@ -476,6 +493,7 @@ class IncidentService(mode.Service):
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         async with self.lock:
             self.book = self.policies = None
+            self.pending = {}  # stored with the state: the next leader delivers them
 
     # -- questions from the API (on the leader) ----------------------------------------------
 
@@ -501,9 +519,8 @@ def canonical(message: object) -> bytes:
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 
-def _event_order(delivery: Mapping[str, Any]) -> tuple[str, bool]:
-    event = delivery["event"]
-    return (str(event["at"]), event["event"] != "opened")
+def _event_order(delivery: Mapping[str, Any]) -> int:
+    return int(delivery.get("seq", 0))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -76,7 +76,8 @@ def latest(messages: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for message in messages:
         if message.get("kind") == "incident":
             previous = found.get(message["id"])
-            if previous is not None and "postmortem" in previous and "postmortem" not in message:
+            if (previous is not None and "postmortem" in previous and "postmortem" not in message
+                    and message.get("status") == "resolved"):
                 message = {**message, "postmortem": previous["postmortem"]}
             found[message["id"]] = message
     return found
@@ -127,8 +128,10 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
         except (DurationError, ValueError) as exc:
             print(f"{prog}: error: {exc}", file=stderr)
             return 2
-        command = {"command": "silence", "match": match, "until": format_ts(until),
-                   "by": args.by, "comment": args.comment, "ts": format_ts(starts)}
+        command = {"command": "silence", "match": match, "from": format_ts(starts),
+                   "until": format_ts(until), "by": args.by, "comment": args.comment,
+                   # Sent now; a start in the past (a replay's) is also when it takes effect.
+                   "ts": format_ts(min(now, starts))}
         try:
             IncidentBook().on_command(command)  # refused here as the worker would refuse it
         except CommandError as exc:
@@ -149,7 +152,7 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
         return 1
     book = IncidentBook()
     for value in values:
-        with contextlib.suppress(ValueError, TypeError):
+        with contextlib.suppress(ValueError, TypeError, KeyError, OverflowError, OSError):
             command = orjson.loads(value)
             if isinstance(command, dict) and command.get("command") == "silence":
                 with contextlib.suppress(CommandError):

@@ -337,14 +337,18 @@ class IncidentBook:
             until = parse_ts(command["until"])
         except (KeyError, ValueError, TypeError) as exc:
             raise CommandError(f"bad or missing 'until': {exc}") from None
-        if until <= at:
-            raise CommandError("'until' must be after 'ts'")
+        try:  # `from`: a later start (planned maintenance, or a replay's past); `ts` when sent
+            starts = parse_ts(command["from"]) if "from" in command else at
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"bad 'from': {exc}") from None
+        if until <= starts:
+            raise CommandError("'until' must be after the start ('from', else 'ts')")
         comment = command.get("comment")
         if comment is not None and not isinstance(comment, str):
             raise CommandError("'comment' must be a string")
         digest = hashlib.sha1(f"{sorted(match.items())}|{at}|{by}".encode()).hexdigest()[:12]
         self.silences["sil-" + digest] = {
-            "id": "sil-" + digest, "match": dict(match), "starts_at": format_ts(at),
+            "id": "sil-" + digest, "match": dict(match), "starts_at": format_ts(starts),
             "until": format_ts(until), "by": by, "comment": comment or ""}
 
     def _suppression(self, alert: Mapping[str, Any], state: AlertState,

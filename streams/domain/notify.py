@@ -64,9 +64,10 @@ class NotifyConfig:
         return [self.receivers[name] for name in chosen if name in self.receivers]
 
 
-def delivery_key(incident: Mapping[str, Any], receiver: str) -> str:
-    """Stable id of one delivery: the same incident event to the same receiver."""
-    text = f"{incident['id']}|{incident['event']}|{incident['at']}|{receiver}"
+def delivery_key(incident: Mapping[str, Any], receiver: str, seq: int) -> str:
+    """Stable id of one delivery: the incident event numbered `seq` (two events of one
+    incident can share a kind and a time) to this receiver."""
+    text = f"{incident['id']}|{incident['event']}|{incident['at']}|{seq}|{receiver}"
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 

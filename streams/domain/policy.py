@@ -51,7 +51,14 @@ class PolicyBook:
         slo = self.slos.get(str(snapshot["slo"]))
         if slo is None:
             return []  # an SLO since removed from the file
-        key = series_key(slo.name, snapshot.get("series") or {})
+        series = snapshot.get("series") or {}
+        if not isinstance(series, Mapping) or set(series) != set(slo.group_by):
+            raise ValueError(f"series {series!r} does not match the group_by of {slo.name}")
+        remaining = snapshot.get("error_budget_remaining")
+        if isinstance(remaining, bool) or not isinstance(remaining, int | float) or not math.isfinite(
+                remaining):
+            raise ValueError(f"error_budget_remaining must be a number, got {remaining!r}")
+        key = series_key(slo.name, series)
         previous = self.budgets.get(key)
         if previous is not None and parse_ts(previous["at"]) > parse_ts(snapshot["at"]):
             return []  # older than what is known (a repeat after a restart)

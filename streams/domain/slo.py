@@ -25,8 +25,8 @@ class AlertRule:
     short: float
     budget_percent: float
     # Hysteresis (off by default, so contract §4 holds as written): once firing, the rule
-    # resolves only when both windows drop below `resolve_below` x factor, and only after
-    # that has held for `keep_firing_for` seconds.
+    # resolves only when a window (long or short) drops below `resolve_below` x factor, and
+    # only after that has held for `keep_firing_for` seconds.
     resolve_below: float | None = None
     keep_firing_for: float = 0.0
 

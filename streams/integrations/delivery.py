@@ -68,7 +68,9 @@ async def send(session: aiohttp.ClientSession, receiver: Receiver, body: dict[st
             status = response.status
             retry_after = response.headers.get("Retry-After")
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        return _retry(attempt, None, f"{type(exc).__name__}: {exc}"[:300])
+        # The URL itself can be the secret (chat webhooks): never in a log or dead letter.
+        detail = f"{type(exc).__name__}: {exc}".replace(receiver.url, f"<{receiver.name} URL>")
+        return _retry(attempt, None, detail[:300])
     if 200 <= status < 300:
         return Attempt("delivered", status, text)
     if status == 429 or status >= 500:

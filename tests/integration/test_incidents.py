@@ -134,7 +134,11 @@ def test_an_outage_pages_once_is_acknowledged_and_resolved_with_a_postmortem(
         send(live, live.settings.topics.commands,
              {"command": "ack", "incident": ident, "by": "alice", "ts": format_ts(opened_at + 60)},
              {"command": "ack", "incident": "inc-000000000000", "by": "alice",
-              "ts": format_ts(opened_at + 60)})
+              "ts": format_ts(opened_at + 60)},
+             {"command": "note", "incident": ident, "by": "mallory", "ts": 1e20, "text": "x"})
+        send(live, live.settings.topics.alerts, {**opened["alerts"][0], "labels": ["bad"],  # type: ignore[index]
+                                                 "slo": "checkout-availability", "series": {},
+                                                 "service": "checkout", "at": format_ts(opened_at)})
         wait_for(lambda: "acknowledged" in events_of(live), 60, live, "the acknowledgement")
         produce(live, rest)
         wait_for(lambda: "resolved" in events_of(live), 120, live, "the resolution")
@@ -166,8 +170,10 @@ def test_an_outage_pages_once_is_acknowledged_and_resolved_with_a_postmortem(
         assert ROUTING_KEY not in live.logs(), "a secret in the worker's log"
 
         dead = read(live, live.settings.topics.dead_letter)
-        assert [d["reason"] for d in dead] == ["command refused: unknown incident "
-                                               "'inc-000000000000'"]
+        reasons = sorted(str(d["reason"]) for d in dead)
+        assert reasons[0].startswith("alert refused: "), reasons  # labels not a mapping
+        assert reasons[1:] == ["command refused: unknown incident 'inc-000000000000'",
+                               "invalid command: timestamp in the future"], reasons
 
         shown = live.cli("incidents", "postmortem", ident)
         assert shown.returncode == 0, shown.stderr

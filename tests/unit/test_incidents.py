@@ -348,7 +348,8 @@ def test_an_alert_still_firing_when_its_silence_ends_opens_an_incident_then() ->
     ({"match": {}}, "silence needs 'match'"),
     ({"match": {"service": 1}}, "silence needs 'match'"),
     ({"until": "soon"}, "bad or missing 'until'"),
-    ({"until": "2026-11-22T00:00:00Z"}, "'until' must be after 'ts'"),
+    ({"until": "2026-11-22T00:00:00Z"}, "'until' must be after the start"),
+    ({"from": format_ts(T0 + 120)}, "'until' must be after the start"),
 ])
 def test_bad_silences_are_refused_with_the_reason(fields: dict[str, object], message: str) -> None:
     command = {"command": "silence", "match": {"service": "checkout"}, "by": "alice",

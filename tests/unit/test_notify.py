@@ -83,9 +83,10 @@ def test_slack_text_and_delivery_keys() -> None:
     body = payload(receiver, events()[0], None)
     assert body is not None and body["text"].startswith("[P1] OPENED: checkout-availability")
     first, second = events()[0], events()[1]
-    assert delivery_key(first, "chat") == delivery_key(dict(first), "chat")
-    assert delivery_key(first, "chat") != delivery_key(second, "chat")
-    assert delivery_key(first, "chat") != delivery_key(first, "ops-hook")
+    assert delivery_key(first, "chat", 1) == delivery_key(dict(first), "chat", 1)
+    assert delivery_key(first, "chat", 1) != delivery_key(second, "chat", 2)
+    assert delivery_key(first, "chat", 1) != delivery_key(first, "ops-hook", 1)
+    assert delivery_key(first, "chat", 1) != delivery_key(first, "chat", 2), "same kind and time"
 
 
 def test_a_bad_notify_section_names_every_problem_with_its_path() -> None:

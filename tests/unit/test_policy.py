@@ -140,3 +140,13 @@ def test_state_and_budgets_survive_export_and_restore() -> None:
     copy.restore(policies.export(), policies.budgets.values())
     assert copy.gate("checkout", T0 + 1) == policies.gate("checkout", T0 + 1)
     assert copy.on_budget(budget("checkout-availability", -0.3, T0 + 60, region="eu")) == []
+
+
+@pytest.mark.parametrize("bad", [{"series": {"zone": "1"}}, {"error_budget_remaining": "lots"},
+                                 {"error_budget_remaining": float("nan")}])
+def test_a_malformed_budget_is_refused_and_changes_nothing(bad: dict[str, object]) -> None:
+    policies = book()
+    policies.on_budget(budget("checkout-availability", 0.9, T0, region="eu"))
+    with pytest.raises(ValueError):
+        policies.on_budget({**budget("checkout-availability", -1.0, T0 + 60, region="eu"), **bad})
+    assert policies.gate("checkout", T0 + 60)["decision"] == "allow"

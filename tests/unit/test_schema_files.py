@@ -409,3 +409,8 @@ def test_commands_need_their_own_fields() -> None:
     assert not validator.is_valid({**base, "command": "note"}), "a note needs its text"
     assert not validator.is_valid({**base, "command": "assign"}), "assign needs an assignee"
     assert not validator.is_valid({**base, "command": "page"})
+    assert not validator.is_valid({"command": "ack", "by": "alice", "ts": 1}), "ack names one"
+    silence = {"command": "silence", "match": {"service": "checkout"}, "by": "alice", "ts": 1,
+               "until": "2026-11-24T00:00:00Z"}
+    assert validator.is_valid(silence)
+    assert not validator.is_valid({**silence, "match": {}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -211,7 +212,7 @@ def _backtest(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int
                                   dead_letters_out=dead, stderr=stderr, progress=not args.quiet)
         except PlanError as exc:
             raise UsageError(f"{prog}: error: {exc}") from None
-        except OSError as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz too
             print(f"{prog}: error: reading {events}: {exc}", file=stderr)
             return EXIT_FAILURE
     if not args.quiet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -78,15 +79,16 @@ def run(args: argparse.Namespace, load_slos: LoadSlos, stdout: BinaryIO, stderr:
         _check_report(args.report)
         events = _readable(args.events)
         incidents = load_incidents(args.incidents, slo_file) if args.incidents else []
-        chosen = select(candidates(slo_file, settings.eval_interval), args.policy)
+        catalog = candidates(slo_file, settings.eval_interval)
+        chosen = select(catalog, args.policy)
     except ValueError as exc:  # SettingsError, IncidentFileError and unknown policies included
         return _usage(exc, stderr)
     try:
         result = tune(slo_file, events, incidents, chosen, settings=settings, stderr=stderr,
-                      warm_up=warm_up, progress=not args.quiet)
+                      warm_up=warm_up, progress=not args.quiet, catalog=catalog)
     except (PlanError, TuneError) as exc:
         return _usage(exc, stderr)
-    except OSError as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz too
         print(f"{PROG}: error: reading {events}: {exc}", file=stderr)
         return 1
     inputs = Inputs(args.slos or from_env("slos") or "", str(events), args.incidents)

@@ -62,9 +62,11 @@ def recommend(pages: Mapping[str, SeverityScore], *, eval_interval: float) -> Re
             f"{_others(sharp, quick, lambda s: f'detection {duration(_median(s.detection))}')}.")
         sharp = quick
     if len(sharp) > 1:
-        order = sorted(sharp, key=lambda name: (_median(sharp[name].reset), sharp[name].per_day or 0.0,
-                                                name))
-        reasons.append(f"Fastest median reset: {_listing({n: sharp[n] for n in order}, _reset)}.")
+        # Incidents still firing at the end count against a candidate before its median reset.
+        order = sorted(sharp, key=lambda name: (sharp[name].unresolved, _median(sharp[name].reset),
+                                                sharp[name].per_day or 0.0, name))
+        reasons.append(f"Fewest incidents still firing at the end, then fastest median reset: "
+                       f"{_listing({n: sharp[n] for n in order}, _reset)}.")
         sharp = {order[0]: sharp[order[0]]}
     chosen = next(iter(sharp))
     reasons.append(f"Recommended: {chosen}.")

@@ -37,9 +37,14 @@ class AlertSpan:
     end: float | None  # None: still firing when the data ended
     period_bad: int | None  # bad events in the series' budget period when it fired
 
-    def overlaps(self, incident: LabelledIncident) -> bool:
-        return (incident.covers(self.slo, self.series) and self.start <= incident.end
-                and (self.end is None or self.end >= incident.start))
+    def overlaps(self, incident: LabelledIncident, data_end: float) -> bool:
+        """Firing at some time in the incident: [fire, resolve) meets [start, end]; an alert
+        still firing when the data ended counts as firing until then, not beyond."""
+        if not incident.covers(self.slo, self.series) or self.start > incident.end:
+            return False
+        if self.end is None:
+            return incident.start <= data_end
+        return self.end > incident.start
 
 
 class SpanRecorder:
@@ -90,19 +95,25 @@ class SeverityScore:
 
 
 def score(spans: Sequence[AlertSpan], incidents: Sequence[LabelledIncident], severity: str, *,
-          scored: tuple[float, float], burnt: BudgetBurnt) -> SeverityScore:
+          scored: tuple[float, float], burnt: BudgetBurnt,
+          known: Sequence[LabelledIncident] | None = None) -> SeverityScore:
     """Score the alerts of one severity fired in the `scored` time range against the incidents.
 
+    `incidents` are those scored for recall and detection; `known` (default: the same) are
+    every labelled incident, so that an alert on one that began during the warm-up is not a
+    false positive. An alert fired during the warm-up and still firing detects an incident.
     `burnt(incident, first_alert)` is the share of the error budget spent from the incident's
     start until that alert, or None where it cannot be told.
     """
-    mine = [span for span in spans if span.severity == severity and span.start >= scored[0]]
+    severe = [span for span in spans if span.severity == severity]
+    mine = [span for span in severe if span.start >= scored[0]]
+    known = incidents if known is None else known
     detections: list[float] = []
     resets: list[float] = []
     spent: list[float] = []
     unresolved = 0
     for incident in incidents:
-        hits = [span for span in mine if span.overlaps(incident)]
+        hits = [span for span in severe if span.overlaps(incident, scored[1])]
         if not hits:
             continue
         first = min(hits, key=lambda span: span.start)
@@ -115,7 +126,8 @@ def score(spans: Sequence[AlertSpan], incidents: Sequence[LabelledIncident], sev
             unresolved += 1
         else:
             resets.append(max(0.0, max(ends) - incident.end))
-    relevant = sum(1 for span in mine if any(span.overlaps(incident) for incident in incidents))
+    relevant = sum(1 for span in mine
+                   if any(span.overlaps(incident, scored[1]) for incident in known))
     days = (scored[1] - scored[0]) / DAY
     return SeverityScore(
         severity=severity,

@@ -85,11 +85,15 @@ class TuneResult:
 
 def tune(slo_file: SloFile, events: str | Path, incidents: Sequence[LabelledIncident],
          candidates: Sequence[Candidate], *, settings: EngineSettings, stderr: TextIO,
-         warm_up: float | None = None, progress: bool = True) -> TuneResult:
+         warm_up: float | None = None, progress: bool = True,
+         catalog: Sequence[Candidate] | None = None) -> TuneResult:
     """Backtest every candidate on the events and score it against the incidents.
 
-    `warm_up` (seconds) overrides the automatic warm-up for every SLO.
+    `warm_up` (seconds) overrides the automatic warm-up for every SLO, which is otherwise the
+    longest window of the whole `catalog` (default: the candidates), so that a candidate
+    scores the same whichever others are selected.
     """
+    catalog = candidates if catalog is None else catalog
     step = max(1, round(CHART_STEP / settings.eval_interval)) * settings.eval_interval
     configured: PolicyKey = tuple(slo.policy.rules for slo in slo_file.slos)
     keys = {c.name: tuple(c.rules_for(slo) for slo in slo_file.slos) for c in candidates}
@@ -114,7 +118,7 @@ def tune(slo_file: SloFile, events: str | Path, incidents: Sequence[LabelledInci
     spans = {name: recorders[key].spans for name, key in keys.items()}
     results = tuple(
         _slo_result(slo, [i for i in incidents if i.slo == slo.name], candidates, spans, charts,
-                    (first + _warm_up(slo, candidates, data, warm_up), last), data[0],
+                    (first + _warm_up(slo, catalog, data, warm_up), last), data[0],
                     settings.eval_interval)
         for slo in slo_file.slos
     )
@@ -140,7 +144,9 @@ def _warm_up(slo: Slo, candidates: Sequence[Candidate], data: tuple[float, float
 def _slo_result(slo: Slo, incidents: list[LabelledIncident], candidates: Sequence[Candidate],
                 spans: Mapping[str, list[AlertSpan]], charts: _ChartRecorder,
                 scored: tuple[float, float], data_start: float, eval_interval: float) -> SloResult:
-    counted = [incident for incident in incidents if incident.start >= scored[0]]
+    # Scored: incidents that began within the scored range (not during the warm-up, and not
+    # after the last event, which no policy could see).
+    counted = [incident for incident in incidents if scored[0] <= incident.start <= scored[1]]
 
     def burnt(incident: LabelledIncident, alert: AlertSpan) -> float | None:
         """Bad events from the incident's start to the alert, as a share of a full period's budget.
@@ -166,12 +172,13 @@ def _slo_result(slo: Slo, incidents: list[LabelledIncident], candidates: Sequenc
         mine = tuple(span for span in spans[candidate.name] if span.slo == slo.name)
         severities = [s.value for s in Severity if any(rule.severity is s for rule in rules)]
         policies.append(PolicyResult(candidate, rules, mine, tuple(
-            score(mine, counted, severity, scored=scored, burnt=burnt) for severity in severities)))
+            score(mine, counted, severity, scored=scored, burnt=burnt, known=incidents)
+            for severity in severities)))
     pages = {policy.candidate.name: s for policy in policies for s in policy.scores
              if s.severity == Severity.PAGE.value}
     timelines = {series: timeline for (name, series), timeline in charts.timelines.items()
                  if name == slo.name}
-    return SloResult(slo, tuple(counted), tuple(i for i in incidents if i.start < scored[0]), scored,
+    return SloResult(slo, tuple(counted), tuple(i for i in incidents if i not in counted), scored,
                      tuple(policies), recommend(pages, eval_interval=eval_interval),
                      charts.windows[slo.name], timelines)
 

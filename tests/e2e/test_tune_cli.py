@@ -281,3 +281,27 @@ def _unfilter_sequential(kind: int, line: np.ndarray, up: np.ndarray, channels: 
 def count_near(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 6) -> int:
     distance = np.abs(pixels.astype(np.int16) - np.array(colour, dtype=np.int16)).max(axis=2)
     return int((distance <= tolerance).sum())
+
+
+def test_a_truncated_gzip_file_is_one_error_line_and_exit_1(files: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    whole = gzip.compress(files["events"].read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    code, _, err = cli("tune", "--slos", str(files["slos"]), "--events", str(cut), "--quiet")
+    assert code == 1, err
+    assert err.startswith("sre-streams tune: error: reading") and "Traceback" not in err
+
+
+def test_an_incident_after_the_last_event_is_not_scored(files: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    last = max(orjson.loads(line)["ts"] for line in files["events"].read_bytes().splitlines())
+    incidents = tmp_path / "incidents.jsonl"
+    incidents.write_bytes(files["incidents"].read_bytes() + orjson.dumps(
+        {"slo": "api", "start": format_ts(last + 86400), "end": format_ts(last + 90000)}) + b"\n")
+    code, out, err = cli("tune", "--slos", str(files["slos"]), "--events", str(files["events"]),
+                         "--incidents", str(incidents), "--json", "--quiet")
+    assert code == 0, err
+    [slo] = orjson.loads(out)["slos"]
+    assert slo["recommendation"]["policy"] == "multiwindow"
+    assert len(slo["unscored_incidents"]) == 1

@@ -135,7 +135,7 @@ def test_the_recommendation_is_multiwindow_and_says_why(blips: SloResult) -> Non
     reasons = " ".join(recommendation.reasoning)
     assert "target-error-rate precision 0.03" in reasons  # left out for its precision
     assert "longer-window detection 10m40s" in reasons  # left out as slower to detect
-    assert "Fastest median reset: multiwindow 27m10s, burn-rate 48m10s" in reasons
+    assert "then fastest median reset: multiwindow 27m10s, burn-rate 48m10s" in reasons
     assert recommendation.reasoning[-1] == "Recommended: multiwindow."
 
 

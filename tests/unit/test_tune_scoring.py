@@ -170,3 +170,28 @@ def test_a_timeline_merges_buckets_but_keeps_every_peak() -> None:
     assert max(values[0] for _, values in points) == 50.0
     assert points[-1][1][1] == pytest.approx(9.9)
     assert [t for t, _ in points] == sorted(t for t, _ in points)
+
+
+def test_an_alert_still_firing_at_the_end_does_not_reach_past_the_data() -> None:
+    after = LabelledIncident("api", 3 * DAY, 3 * DAY + HOUR)  # after the last event (2 days)
+    result = score([span(DAY, None)], [after], "page", scored=(0.0, 2 * DAY),
+                   burnt=lambda i, a: None)
+    assert (result.recall, result.precision) == (0.0, 0.0)
+
+
+def test_an_alert_resolved_when_an_incident_starts_did_not_detect_it() -> None:
+    result = scored([span(9 * HOUR, 10 * HOUR)], [INCIDENT])
+    assert (result.recall, result.precision) == (0.0, 0.0)
+
+
+def test_alerts_across_the_warm_up_boundary_are_judged_against_every_incident() -> None:
+    early = LabelledIncident("api", 5 * HOUR, 7 * HOUR)  # began during the warm-up
+    late = LabelledIncident("api", 10 * HOUR, 11 * HOUR)
+    spans = [span(6.5 * HOUR, 6.8 * HOUR), span(9.5 * HOUR, 10.5 * HOUR)]
+    result = score(spans, [late], "page", scored=(6 * HOUR, 2 * DAY), burnt=lambda i, a: None,
+                   known=[early, late])
+    assert result.precision == 1.0, "the alert on the warm-up's incident is no false positive"
+    firing_before = score([span(5.5 * HOUR, 10.5 * HOUR)], [late], "page",
+                          scored=(6 * HOUR, 2 * DAY), burnt=lambda i, a: None, known=[early, late])
+    assert firing_before.recall == 1.0 and firing_before.detection == Spread(0.0, 0.0), \
+        "an alert fired in the warm-up and still firing detects the incident"

@@ -125,6 +125,9 @@ class IncidentService(mode.Service):
         self.published: dict[str, dict[int, int]] = {}  # topic -> partition -> last offset
         self.seq = 0
         self._saved: dict[bytes, bytes] = {}  # record key -> state last stored
+        self._entries: set[bytes] = set()  # keys of the stored section entries
+        self._graves: set[bytes] = set()  # keys of removed entries, to delete for good
+        self._torn: set[bytes] = set()  # keys last written by a checkpoint cut short
         self._changed: set[str] = set()  # incident ids
         self._changed_budgets: set[str] = set()  # series keys
         self.last_input = time.monotonic()
@@ -289,32 +292,74 @@ class IncidentService(mode.Service):
         return str(event["service"]).encode()
 
     async def _checkpoint(self) -> None:
-        """Changed records (each with the checkpoint number and its previous state), then the
-        meta record that makes them count (see `_restore`)."""
+        """Changed records (each with the checkpoint number and its previous state), the
+        outbox, then the meta record that makes them count (see `_restore`).
+
+        Every part of the state that grows with series, alerts or deliveries is a record per
+        entry, written when it changes, so no record grows with the fleet; the meta record
+        holds offsets and counters only."""
         producer = self.producer
         assert producer is not None and self.book is not None and self.policies is not None
         self.seq += 1
-        records = [(b"i|" + ident.encode(), incident_record(self.book.incidents[ident]))
+        records = [(b"i|" + ident.encode(), orjson.dumps(incident_record(self.book.incidents[ident])))
                    for ident in sorted(self._changed) if ident in self.book.incidents]
-        records += [(b"b|" + key.encode(), self.policies.budgets[key])
+        records += [(b"b|" + key.encode(), orjson.dumps(self.policies.budgets[key]))
                     for key in sorted(self._changed_budgets) if key in self.policies.budgets]
-        for key, record in records:
-            state = orjson.dumps(record)
+        scalars, sections = self._state()
+        entries: set[bytes] = set()
+        for section, values in sections.items():
+            prefix = b"s|%b|" % section.encode()
+            for name, value in values.items():
+                key = prefix + str(name).encode()
+                entries.add(key)
+                state = orjson.dumps(value)
+                if self._saved.get(key) != state:
+                    records.append((key, state))
+        records += [(key, b"null") for key in sorted(self._entries - entries)]
+        written = {key for key, _ in records}
+        records += [(key, self._saved.get(key, b"null")) for key in sorted(self._torn - written)]
+        self._torn.clear()
+        for key, state in records:
             previous = self._saved.get(key, b"null")
             await producer.send(self.changelog, b'{"seq":%d,"state":%b,"previous":%b}' % (
                 self.seq, state, previous), key=key, partition=0)
-            self._saved[key] = state
+            if state == b"null":
+                self._saved.pop(key, None)
+                self._graves.add(key)
+            else:
+                self._saved[key] = state
+        self._entries = entries
         self._changed.clear()
         self._changed_budgets.clear()
+        chunks = _chunks([orjson.dumps([topic, event]) for topic, event in self.outbox])
+        for n, chunk in enumerate(chunks):
+            await producer.send(self.changelog, chunk, key=b"o|%d|%d" % (self.seq % 2, n),
+                                partition=0)
         await producer.flush()
-        meta = {"seq": self.seq, "offsets": self.offsets, "book": book_meta(self.book),
-                "policy": self.policies.export(), "noise": self.noise.export(),
-                "outbox": self.outbox,
-                "pending": list(self.pending.values()), "delivery_seq": self.delivery_seq,
+        meta = {"version": 2, "seq": self.seq, "offsets": self.offsets, "state": scalars,
+                "outbox": len(chunks), "delivery_seq": self.delivery_seq,
                 "published": {topic: {str(k): v for k, v in offsets.items()}
                               for topic, offsets in self.published.items()}}
         await producer.send(self.changelog, orjson.dumps(meta), key=b"m", partition=0)
+        for key in sorted(self._graves):  # removed entries: gone for good once the meta counts
+            await producer.send(self.changelog, None, key=key, partition=0)
+        self._graves.clear()
         await producer.flush()
+
+    def _state(self) -> tuple[dict[str, dict[str, Any]], dict[str, Mapping[str, Any]]]:
+        """The state besides incidents and budgets: (scalars for the meta record, keyed maps
+        stored a record per entry, by section name "<part>.<field>")."""
+        assert self.book is not None and self.policies is not None
+        scalars: dict[str, dict[str, Any]] = {}
+        sections: dict[str, Mapping[str, Any]] = {"pending": self.pending}
+        for part, exported in (("book", book_meta(self.book)), ("policy", self.policies.export()),
+                               ("noise", self.noise.export())):
+            for field, value in exported.items():
+                if isinstance(value, Mapping):
+                    sections[f"{part}.{field}"] = value
+                else:
+                    scalars.setdefault(part, {})[field] = value
+        return scalars, sections
 
     async def _publish(self, items: list[tuple[str, dict[str, object]]]) -> None:
         """Incident events keyed by incident, policy events by service, alert statistics by
@@ -446,36 +491,63 @@ class IncidentService(mode.Service):
                  stored: list[tuple[bytes, bytes | None]]) -> None:
         """The last complete checkpoint: records newer than the meta record (a checkpoint cut
         short) count with their previous state."""
-        meta: dict[str, Any] | None = None
-        records: dict[bytes, dict[str, Any]] = {}
+        latest: dict[bytes, bytes] = {}
         for key, value in stored:
             if value is None:
-                continue
-            if key == b"m":
-                meta = orjson.loads(value)
-            elif key.startswith((b"i|", b"b|")):
-                records[key] = orjson.loads(value)
+                latest.pop(key, None)  # an entry removed for good
+            else:
+                latest[key] = value
         self.offsets, self.pending, self.outbox, self.published, self.seq = {}, {}, [], {}, 0
         self.delivery_seq = 0
         self.noise = NoiseBook()
-        self._saved = {}
-        if meta is None:
+        self._saved, self._entries, self._graves, self._torn = {}, set(), set(), set()
+        if b"m" not in latest:
             return
+        meta = orjson.loads(latest.pop(b"m"))
         self.seq = int(meta["seq"])
         incidents: list[dict[str, Any]] = []
         budgets: list[dict[str, Any]] = []
-        for key, record in records.items():
+        parts: dict[str, dict[str, Any]] = {
+            part: dict(meta.get(part) or {}) for part in ("book", "policy", "noise")}  # version 1
+        for part, values in (meta.get("state") or {}).items():
+            parts.setdefault(part, {}).update(values)
+        pending: dict[str, Any] = {d["key"]: d for d in meta.get("pending") or []}
+        for key, value in latest.items():
+            if not key.startswith((b"i|", b"b|", b"s|")):
+                continue
+            record = orjson.loads(value)
             state = record["state"] if record["seq"] <= self.seq else record["previous"]
-            if state is not None:
-                (incidents if key.startswith(b"i|") else budgets).append(state)
-                self._saved[key] = orjson.dumps(state)
-        restore_book(book, meta["book"], incidents)
-        policies.restore(meta.get("policy") or {}, budgets)
-        self.noise.restore(meta.get("noise") or {})
+            if record["seq"] > self.seq:
+                # From a checkpoint cut short: written again by the next one, before its meta
+                # record (which would otherwise make this one count).
+                self._torn.add(key)
+            if state is None:
+                self._graves.add(key)  # removed (or not yet there) as of the checkpoint
+                continue
+            self._saved[key] = orjson.dumps(state)
+            if key.startswith(b"i|"):
+                incidents.append(state)
+            elif key.startswith(b"b|"):
+                budgets.append(state)
+            else:
+                self._entries.add(key)
+                section, name = key[2:].decode().split("|", 1)
+                part, _, field = section.partition(".")
+                if section == "pending":
+                    pending[name] = state
+                else:
+                    parts.setdefault(part, {}).setdefault(field, {})[name] = state
+        restore_book(book, parts["book"], incidents)
+        policies.restore(parts["policy"], budgets)
+        self.noise.restore(parts["noise"])
         self.offsets = {k: int(v) for k, v in meta["offsets"].items()}
-        self.pending = {d["key"]: d for d in meta["pending"]}
+        self.pending = pending
         self.delivery_seq = int(meta.get("delivery_seq", 0))
-        self.outbox = [(str(topic), event) for topic, event in meta["outbox"]]
+        if isinstance(meta["outbox"], list):  # version 1: the outbox in the meta record
+            self.outbox = [(str(topic), event) for topic, event in meta["outbox"]]
+        else:
+            self.outbox = [(str(topic), event) for n in range(int(meta["outbox"]))
+                           for topic, event in orjson.loads(latest[b"o|%d|%d" % (self.seq % 2, n)])]
         self.published = {topic: {int(k): int(v) for k, v in offsets.items()}
                           for topic, offsets in (meta.get("published") or {}).items()}
 
@@ -513,6 +585,23 @@ class IncidentService(mode.Service):
             event = self.policies.add_override(service, body, time.time())
             await self._commit([(self.topics.policy, event)], [])
             return event
+
+
+def _chunks(items: list[bytes], size: int = 128 << 10) -> list[bytes]:
+    """JSON arrays of the (serialised) items, each about `size` bytes at most: far below the
+    broker's message limit, however many events a checkpoint produced."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    length = 0
+    for item in items:
+        if current and length + len(item) > size:
+            chunks.append(b"[" + b",".join(current) + b"]")
+            current, length = [], 0
+        current.append(item)
+        length += len(item) + 1
+    if current:
+        chunks.append(b"[" + b",".join(current) + b"]")
+    return chunks
 
 
 def canonical(message: object) -> bytes:

@@ -210,11 +210,13 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
 
 async def read_partitions(settings: Settings, topic: str, partitions: list[int], *,
                           quiet_ms: int = 500) -> dict[int, list[tuple[bytes, bytes | None]]]:
-    """Every (key, value) of these partitions of `topic`, from the start to its end at the
-    time of the call (the end as in `read_after`: where the partition goes quiet)."""
-    found: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
+    """The latest (key, value) of every key of these partitions of `topic` (a changelog: a
+    compacted topic, whatever the broker has compacted yet), from the start to its end at the
+    time of the call (the end as in `read_after`: where the partition goes quiet). A deleted
+    key's value is None."""
+    found: dict[int, dict[bytes, bytes | None]] = {p: {} for p in partitions}
     if not partitions:
-        return found
+        return {}
     consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
@@ -228,9 +230,13 @@ async def read_partitions(settings: Settings, topic: str, partitions: list[int],
             batches = await consumer.getmany(timeout_ms=quiet_ms if not behind else 500,
                                              max_records=100_000)
             for tp, messages in batches.items():
-                found[tp.partition] += [(m.key, m.value) for m in messages if m.key is not None]
+                latest = found[tp.partition]
+                for m in messages:
+                    if m.key is not None:
+                        latest.pop(m.key, None)  # (in the order of their last write)
+                        latest[m.key] = m.value
             if not behind and not batches:
-                return found
+                return {p: list(latest.items()) for p, latest in found.items()}
 
 
 async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,

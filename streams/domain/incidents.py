@@ -535,10 +535,12 @@ def incident_from_record(record: Mapping[str, Any]) -> Incident:
 
 
 def book_meta(book: IncidentBook) -> dict[str, object]:
+    """The book without its incidents (those are records of their own): the watermark, and
+    maps keyed by series, service, silence or alert (stored a record per entry)."""
     return {"now": book.now, "by_series": book.by_series, "deploys": book.deploys,
             "silences": book.silences, "silenced": book.silenced,
-            "suppressed": [{**a.export(), "series_key": book.suppressed_series.get(a.id, "")}
-                           for a in book.suppressed.values()]}
+            "suppressed": {a.id: {**a.export(), "series_key": book.suppressed_series.get(a.id, "")}
+                           for a in book.suppressed.values()}}
 
 
 def restore_book(book: IncidentBook, meta: Mapping[str, Any],
@@ -548,7 +550,9 @@ def restore_book(book: IncidentBook, meta: Mapping[str, Any],
     book.deploys = {k: list(v) for k, v in (meta.get("deploys") or {}).items()}
     book.silences = {str(k): dict(v) for k, v in (meta.get("silences") or {}).items()}
     book.silenced = {str(k): dict(v) for k, v in (meta.get("silenced") or {}).items()}
-    suppressed = [dict(a) for a in meta.get("suppressed") or []]
+    suppressed = meta.get("suppressed") or {}
+    suppressed = [dict(a) for a in (suppressed.values() if isinstance(suppressed, Mapping)
+                                    else suppressed)]  # (a list in the first layout)
     book.suppressed_series = {str(a["id"]): str(a.pop("series_key", "")) for a in suppressed}
     book.suppressed = {str(a["id"]): AlertState(**a) for a in suppressed}
     book.incidents = {str(r["id"]): incident_from_record(r) for r in records}

@@ -42,14 +42,16 @@ class NoiseBook:
             "rule": alert["rule"], "severity": alert["severity"], "since": at, "firings": 0,
             "resolutions": 0, "durations": [], "flaps": 0, "acknowledged": 0,
             "quietly_resolved": 0, "open": None, "last_resolved": None})
-        self.by_alert[str(alert["id"])] = key
         if alert["status"] == "firing":
+            self.by_alert[str(alert["id"])] = key  # (only firing alerts are acknowledged)
             if row["open"] is None:
                 row["firings"] += 1
                 if row["last_resolved"] is not None and at - row["last_resolved"] <= FLAP_WITHIN:
                     row["flaps"] += 1
                 row["open"] = {"started": at, "acknowledged": False}
-        elif row["open"] is not None:
+        else:
+            self.by_alert.pop(str(alert["id"]), None)
+        if alert["status"] != "firing" and row["open"] is not None:
             lasted = max(0.0, at - row["open"]["started"])
             row["durations"] = [*row["durations"], lasted][-KEEP_DURATIONS:]
             row["resolutions"] += 1

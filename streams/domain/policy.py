@@ -43,6 +43,10 @@ class PolicyBook:
         self.budgets: dict[str, dict[str, Any]] = {}  # series key -> latest budget snapshot
         self.states: dict[str, str] = {}  # service -> state (absent: ok)
         self.overrides: dict[str, list[dict[str, Any]]] = {}  # service -> overrides
+        # Indexes of the budgets, so a snapshot costs the same with 10 series or 10,000:
+        self._by_service: dict[str, dict[str, dict[str, Any]]] = {}  # service -> key -> snapshot
+        self._series_state: dict[str, str] = {}  # series key -> its state
+        self._counts: dict[str, list[int]] = {}  # service -> series per state (as in STATES)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -62,7 +66,7 @@ class PolicyBook:
         previous = self.budgets.get(key)
         if previous is not None and parse_ts(previous["at"]) > parse_ts(snapshot["at"]):
             return []  # older than what is known (a repeat after a restart)
-        self.budgets[key] = dict(snapshot)
+        self._put(key, dict(snapshot))
         return self._restate(slo.service, parse_ts(snapshot["at"]))
 
     def on_deploy(self, deploy: Mapping[str, Any]) -> list[dict[str, object]]:
@@ -166,7 +170,7 @@ class PolicyBook:
         return rows
 
     def series_of(self, service: str) -> list[dict[str, Any]]:
-        return [b for _, b in sorted(self.budgets.items()) if b.get("service") == service]
+        return [b for _, b in sorted(self._by_service.get(service, {}).items())]
 
     # -- state -----------------------------------------------------------------------------
 
@@ -177,18 +181,35 @@ class PolicyBook:
     def restore(self, meta: Mapping[str, Any], budgets: Iterable[Mapping[str, Any]]) -> None:
         self.states = {str(k): str(v) for k, v in (meta.get("states") or {}).items()}
         self.overrides = {str(k): list(v) for k, v in (meta.get("overrides") or {}).items()}
-        self.budgets = {series_key(str(b["slo"]), b.get("series") or {}): dict(b) for b in budgets
-                        if str(b["slo"]) in self.slos}
+        self.budgets, self._by_service, self._series_state, self._counts = {}, {}, {}, {}
+        for snapshot in budgets:
+            if str(snapshot["slo"]) in self.slos:
+                self._put(series_key(str(snapshot["slo"]), snapshot.get("series") or {}),
+                          dict(snapshot))
 
     # -- internals -------------------------------------------------------------------------
 
+    def _put(self, key: str, snapshot: dict[str, Any]) -> None:
+        """Store a series' latest snapshot, keeping the indexes."""
+        slo = self.slos[str(snapshot["slo"])]
+        counts = self._counts.setdefault(slo.service, [0] * len(STATES))
+        before = self._series_state.get(key)
+        if before is not None:
+            counts[STATES.index(before)] -= 1
+        state = slo.budget_policy.state(float(snapshot["error_budget_remaining"]))
+        counts[STATES.index(state)] += 1
+        self._series_state[key] = state
+        self.budgets[key] = snapshot
+        self._by_service.setdefault(slo.service, {})[key] = snapshot
+
     def _restate(self, service: str, at: float) -> list[dict[str, object]]:
-        worst = self._worst(service)
-        state = "ok" if worst is None else self.slos[worst["slo"]].budget_policy.state(
-            float(worst["error_budget_remaining"]))
+        counts = self._counts.get(service, [])
+        state = max((STATES[n] for n, count in enumerate(counts) if count), key=STATES.index,
+                    default="ok")
         previous = self.states.get(service, "ok")
         if state == previous:
             return []
+        worst = self._worst(service)
         self.states[service] = state
         return [{"kind": "policy", "version": 1, "event": "state", "service": service,
                  "state": state, "previous": previous, "at": format_ts(at),

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.throughput import create
+from bench.throughput import api_env, create
 from streams.local_broker import LocalBroker
 
 THEORY = 0.0144 * 3600
@@ -101,7 +101,8 @@ def main() -> None:
         prefix = "lat."
         asyncio.run(create(broker.bootstrap, [prefix + "requests", prefix + "alerts"]))
         env = {**os.environ, "SRE_BROKER": broker.url, "SRE_SLOS": str(workdir / "slos.yaml"),
-               "SRE_TOPIC_PREFIX": prefix, "SRE_APP_ID": "lat", "SRE_DATA_DIR": str(workdir / "d")}
+               "SRE_TOPIC_PREFIX": prefix, "SRE_APP_ID": "lat", "SRE_DATA_DIR": str(workdir / "d"),
+               **api_env()}
         with open(workdir / "worker.log", "wb") as log:
             worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
                                       env=env, stdout=log, stderr=log, start_new_session=True)

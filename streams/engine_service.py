@@ -19,6 +19,7 @@ per batch (`PartitionProcessor.checkpoint`) and read back when a partition is as
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Iterable
@@ -32,12 +33,13 @@ from aiokafka.partitioner import murmur2
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
 from streams.kafka_io import client_options, ensure_topics, read_after, read_partitions
-from streams.live import Output, PartitionProcessor
+from streams.live import Output, PartitionProcessor, compact
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 IDLE_STEP = 360  # evaluation instants per idle step: a long silence is caught up in steps
+MAX_OUTPUT = 20_000  # alerts and budget snapshots per step: a catch-up is published in steps
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -77,6 +79,12 @@ class EngineService(mode.Service):
 
     async def on_start(self) -> None:
         settings = self.settings
+        # The worker's objects from start-up live as long as it does: out of the collector's
+        # sight (full collections walked them all, 0.7 s per 500,000 events). A young
+        # collection every 50,000 allocations, not 700: one walked a whole batch of records in
+        # flight each time (measured: 4.7 -> 3.9 us of CPU an event).
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         await ensure_topics(settings, [self.topics.requests, self.topics.alerts,
                                        self.topics.budgets, self.topics.dead_letter])
         await ensure_topics(settings, [self.changelog], compact=True)
@@ -117,8 +125,10 @@ class EngineService(mode.Service):
                     proc = self.processors.get(tp.partition)
                     if proc is None or tp not in consumer.assignment():
                         continue  # fetched before its partition moved away: not ours to count
-                    await self._step(proc, proc.process(
-                        ((m.offset, m.value) for m in messages), now))
+                    while messages:  # in steps of bounded output, each stored before the next
+                        out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
+                        await self._step(proc, out)
+                        messages = messages[out.consumed:]
             await self._advance_idle()
 
     async def _advance_idle(self) -> None:
@@ -156,7 +166,8 @@ class EngineService(mode.Service):
         assert producer is not None and self.consumer is not None
         if out.budgets:
             await self._send_keyed(self.topics.budgets, [
-                (orjson.dumps([b["slo"], b["series"]]), orjson.dumps(b)) for b in out.budgets])
+                (orjson.dumps([b["slo"], b["series"]]), compact(orjson.dumps(b)))
+                for b in out.budgets])
         for record in out.dead_letters:
             await producer.send(self.topics.dead_letter, orjson.dumps(record),
                                 key=b"%d" % proc.partition)

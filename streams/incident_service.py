@@ -51,7 +51,7 @@ from streams.domain.slo import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.integrations.delivery import Attempt, RateLimiter, send
 from streams.kafka_io import client_options, ensure_topics, read_after, read_partitions
-from streams.live import dead_letter
+from streams.live import compact, dead_letter
 from streams.settings import Settings, secret
 
 log = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ class IncidentService(mode.Service):
                 self._saved.pop(key, None)
                 self._graves.add(key)
             else:
-                self._saved[key] = state
+                self._saved[key] = compact(state)
         self._entries = entries
         self._changed.clear()
         self._changed_budgets.clear()
@@ -524,7 +524,7 @@ class IncidentService(mode.Service):
             if state is None:
                 self._graves.add(key)  # removed (or not yet there) as of the checkpoint
                 continue
-            self._saved[key] = orjson.dumps(state)
+            self._saved[key] = compact(orjson.dumps(state))
             if key.startswith(b"i|"):
                 incidents.append(state)
             elif key.startswith(b"b|"):

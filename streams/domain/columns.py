@@ -14,6 +14,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,15 @@ from streams.domain.slo import AvailabilitySli, LatencySli, Slo
 
 _NUMBERS = frozenset({float, int})
 _has: Callable[[object, str], bool] = operator.contains  # type: ignore[assignment]
+
+
+def _field(name: str) -> Callable[[object], object]:
+    """`event[name]` as a C callable, for `map` (KeyError when missing, TypeError on a non-object)."""
+    return itemgetter(name)  # type: ignore[return-value]
+
+
+_TS = _field("ts")
+_SERVICE = _field("service")
 _Rows = npt.NDArray[np.int64]
 
 
@@ -59,14 +69,16 @@ class ColumnClassifier:
 
     def classify(self, events: Sequence[object]) -> BatchColumns | None:
         """Columns of a batch, or None when the per-event path must decide it."""
+        # Field reads are `map`s of C callables: no interpreted code per event.
         try:
-            stamps = [event["ts"] for event in events]  # type: ignore[index]
-            services = [event["service"] for event in events]  # type: ignore[index]
+            stamps = list(map(_TS, events))
+            services = list(map(_SERVICE, events))
         except (KeyError, TypeError):
             return None  # not all objects with ts and service
-        if not {type(ts) for ts in stamps} <= _NUMBERS:
+        if not set(map(type, stamps)) <= _NUMBERS:
             return None
-        if any(type(name) is not str or not name for name in set(services)):
+        names = set(services)
+        if any(type(name) is not str or not name for name in names):
             return None
         if any(map(_has, events, repeat("slo"))):
             return None
@@ -77,16 +89,16 @@ class ColumnClassifier:
         if not np.isfinite(ts).all():
             return None
         lookup = self._service_code.get
-        service_codes = np.array([lookup(name, -1) for name in services], dtype=np.int64)
+        codes_of = {name: lookup(str(name), -1) for name in names}
+        service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64,
+                                    count=len(services))
         matched = np.zeros(len(events), dtype=np.bool_)
         routes: list[RouteColumns] = []
-        for code, positions in enumerate(self._by_code):
+        for code in sorted(code for code in codes_of.values() if code >= 0):
             rows = np.flatnonzero(service_codes == code)
-            if not len(rows):
-                continue
-            picked = [events[i] for i in rows.tolist()]
+            picked = list(map(events.__getitem__, rows.tolist()))
             cache: dict[str, list[object]] = {}  # fields read by several SLOs of the service
-            for position in positions:
+            for position in self._by_code[code]:
                 route = self._route(position, rows, picked, cache)
                 if route is None:
                     return None
@@ -123,7 +135,11 @@ def _column(events: list[object], field: str, cache: dict[str, list[object]],
     key = f"{field}\0{default!r}"
     values = cache.get(key)
     if values is None:
-        values = cache[key] = [event.get(field, default) for event in events]  # type: ignore[attr-defined]
+        try:
+            values = list(map(_field(field), events))
+        except KeyError:  # some events lack it
+            values = [event.get(field, default) for event in events]  # type: ignore[attr-defined]
+        cache[key] = values
     return values
 
 
@@ -131,7 +147,7 @@ def _good(slo: Slo, events: list[object], cache: dict[str, list[object]]) -> _Ro
     sli = slo.sli
     if isinstance(sli, LatencySli):
         values = _column(events, "latency_ms", cache)
-        if not {type(value) for value in values} <= _NUMBERS:
+        if not set(map(type, values)) <= _NUMBERS:
             return None
         latency = np.array(values, dtype=np.float64)
         if not (np.isfinite(latency).all() and (latency >= 0).all()):
@@ -141,7 +157,7 @@ def _good(slo: Slo, events: list[object], cache: dict[str, list[object]]) -> _Ro
     if any(map(_has, events, repeat("ok"))):
         return None
     statuses = _column(events, "status", cache)
-    if {type(status) for status in statuses} != {int}:
+    if set(map(type, statuses)) != {int}:
         return None
     status = np.array(statuses, dtype=np.int64)
     if not ((status >= 100) & (status <= 599)).all():

@@ -17,8 +17,10 @@ Memory is bounded by the plan (a few hundred buckets a series), never by traffic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from itertools import compress
+from operator import or_
 from typing import Any
 
 from streams.domain.durations import format_duration
@@ -44,6 +46,14 @@ class CounterPlan:
     eval_interval: float
     windows: tuple[float, ...]
     tiers: tuple[TierPlan, ...]
+    # Identifies the bucket layout: saved state only fits a plan with the same one. Computed
+    # once: every checkpoint stamps it on every series it writes.
+    fingerprint: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", repr((
+            self.eval_interval, self.windows,
+            tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers))))
 
     def index(self, window: float) -> int:
         return self.windows.index(window)
@@ -51,12 +61,6 @@ class CounterPlan:
     @property
     def buckets(self) -> int:
         return sum(tier.size for tier in self.tiers)
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies the bucket layout: saved state only fits a plan with the same one."""
-        return repr((self.eval_interval, self.windows,
-                     tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers)))
 
     def holds(self, index: int, instant: int | None) -> bool:
         """Whether data of evaluation bucket `index` still has a bucket after `instant`."""
@@ -218,10 +222,11 @@ class SeriesCounters:
         return {
             "instant": self.instant,
             "heads": list(self.heads),
+            # Written after every batch for each series it touched: the slots holding events
+            # are picked out in C (`good | total` is 0 only when both are).
             "rings": [
-                [[slot, good, total]
-                 for slot, (good, total) in enumerate(zip(ring_good, ring_total, strict=True))
-                 if total or good]
+                [[slot, ring_good[slot], ring_total[slot]]
+                 for slot in compress(range(len(ring_total)), map(or_, ring_good, ring_total))]
                 for ring_good, ring_total in zip(self.ring_good, self.ring_total, strict=True)
             ],
             "pending": [[index, good, total] for index, (good, total) in sorted(self.pending.items())],

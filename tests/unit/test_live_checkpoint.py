@@ -99,3 +99,33 @@ def test_a_long_silence_is_caught_up_in_steps_with_the_same_output(
             break
     assert steps == 8  # 720 instants, 100 at a time
     assert canonical(outputs) == canonical(expected.alerts + expected.budgets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_records_of_a_checkpoint_cut_short_never_count_later(
+    messages: list[tuple[int, bytes | None]], seed: int,
+) -> None:
+    now = time.time()
+    rnd = random.Random(seed)
+    first, table, position = processor(), {}, 0
+    for _ in range(3):
+        batch = messages[position:position + rnd.randint(20, 100)]
+        position += len(batch)
+        table.update(first.checkpoint(first.process(batch, now).alerts))
+    complete = dict(table)
+    # Cut short: the series records of the next checkpoint are stored, its meta record is not.
+    records = first.checkpoint(first.process(messages[position:position + 100], now).alerts)
+    assert records[-1][0].endswith(b"m") and len(records) > 1
+    table.update(records[:-1])
+    # The restarted worker checkpoints before anything changes again (e.g. a step that counts
+    # nothing); then it dies too.
+    second = processor()
+    assert second.restore(table.items()) == []
+    table.update(second.checkpoint([]))
+    third, reference = processor(), processor()
+    third.restore(table.items())
+    reference.restore(complete.items())
+    assert third._saved == reference._saved and third.offset == reference.offset
+    # ... and counts on exactly.
+    rest = messages[reference.offset + 1:]
+    assert canonical(third.process(rest, now).alerts) == canonical(reference.process(rest, now).alerts)

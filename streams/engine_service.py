@@ -32,7 +32,14 @@ from aiokafka.partitioner import murmur2
 
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
-from streams.kafka_io import client_options, ensure_topics, read_after, read_partitions
+from streams.kafka_io import (
+    client_options,
+    ensure_topics,
+    finishing,
+    read_after,
+    read_partitions,
+    stop_clients,
+)
 from streams.live import Output, PartitionProcessor, compact
 from streams.settings import Settings
 
@@ -104,12 +111,9 @@ class EngineService(mode.Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
-        async with self.lock:  # the batch in hand is finished and stored first
+        async with finishing(self.lock, "engine"):  # the batch in hand is stored first
             self.stopping = True
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+        await stop_clients("engine", self.consumer, self.producer)
 
     @mode.Service.task
     async def _run(self) -> None:

@@ -50,7 +50,14 @@ from streams.domain.postmortem import postmortem_markdown
 from streams.domain.slo import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.integrations.delivery import Attempt, RateLimiter, send
-from streams.kafka_io import client_options, ensure_topics, read_after, read_partitions
+from streams.kafka_io import (
+    client_options,
+    ensure_topics,
+    finishing,
+    read_after,
+    read_partitions,
+    stop_clients,
+)
 from streams.live import compact, dead_letter
 from streams.settings import Settings, secret
 
@@ -154,11 +161,9 @@ class IncidentService(mode.Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
-        async with self.lock:
+        async with finishing(self.lock, "incidents"):
             self.stopping = True
-        for client in (self.consumer, self.producer):
-            if client is not None:
-                await client.stop()
+        await stop_clients("incidents", self.consumer, self.producer)
         if self.session is not None:
             await self.session.close()
 

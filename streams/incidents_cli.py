@@ -108,13 +108,30 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
-                 stderr: TextIO) -> int:
-    prog = "sre-streams silences"
+def _settings(args: argparse.Namespace, settings_for: Any, prog: str,
+              stderr: TextIO) -> Settings | None:
     try:
         settings: Settings = settings_for({"broker": args.broker}, prog)
     except SettingsError as exc:
         print(f"{prog}: error: {exc}", file=stderr)
+        return None
+    return settings
+
+
+def _read(settings: Settings, topic: str, prog: str, stderr: TextIO) -> list[bytes] | None:
+    """Every message of `topic` (None, said on stderr, when the broker cannot be read)."""
+    try:
+        return asyncio.run(read_after(settings, topic, {}, quiet_ms=500))
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        return None
+
+
+def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
+                 stderr: TextIO) -> int:
+    prog = "sre-streams silences"
+    settings = _settings(args, settings_for, prog, stderr)
+    if settings is None:
         return 2
     now = time.time()
     if args.action == "add":
@@ -145,10 +162,8 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
             return 1
         stdout.write(f"silenced {match} until {format_ts(until)}\n".encode())
         return 0
-    try:
-        values = asyncio.run(read_after(settings, settings.topics.commands, {}, quiet_ms=500))
-    except (OSError, KafkaError) as exc:
-        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+    values = _read(settings, settings.topics.commands, prog, stderr)
+    if values is None:
         return 1
     book = IncidentBook()
     for value in values:
@@ -173,15 +188,11 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
 
 def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: TextIO) -> int:
     prog = "sre-streams incidents"
-    try:
-        settings: Settings = settings_for({"broker": args.broker}, prog)
-    except SettingsError as exc:
-        print(f"{prog}: error: {exc}", file=stderr)
+    settings = _settings(args, settings_for, prog, stderr)
+    if settings is None:
         return 2
-    try:
-        values = asyncio.run(read_after(settings, settings.topics.incidents, {}, quiet_ms=500))
-    except (OSError, KafkaError) as exc:
-        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+    values = _read(settings, settings.topics.incidents, prog, stderr)
+    if values is None:
         return 1
     incidents = latest(orjson.loads(v) for v in values)
     action = args.action or "list"

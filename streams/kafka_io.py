@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,6 +18,8 @@ from streams.domain.slo import SloFile
 from streams.jsonl import EventFile
 from streams.progress import Progress
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -206,6 +209,42 @@ async def tail(settings: Settings, topic: str, emit: Callable[[bytes], None], *,
                         seen += 1
     return seen
 
+
+
+STOP_GRACE = 10.0  # seconds a service waits for its step in hand, then for each client, at stop
+
+
+@contextlib.asynccontextmanager
+async def finishing(lock: asyncio.Lock, name: str) -> AsyncIterator[None]:
+    """Hold `lock` at stop once the step in hand is done, or go on without it after
+    STOP_GRACE (the broker gone, a flush would retry forever). A step cut short loses
+    nothing: state counts only once its checkpoint is complete."""
+    try:
+        async with asyncio.timeout(STOP_GRACE):
+            await lock.acquire()
+    except TimeoutError:
+        log.warning("%s: the step in hand did not finish within %.0f s (broker unreachable?): "
+                    "stopping without it; it is done again from the last checkpoint",
+                    name, STOP_GRACE)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+async def stop_clients(name: str, *clients: Any) -> None:
+    """Stop aiokafka clients, each within STOP_GRACE seconds (see `finishing`)."""
+    for client in clients:
+        if client is None:
+            continue
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                await client.stop()
+        except TimeoutError:
+            log.warning("%s: %s did not stop within %.0f s (broker unreachable?): left behind",
+                        name, type(client).__name__, STOP_GRACE)
 
 
 async def read_partitions(settings: Settings, topic: str, partitions: list[int], *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -167,6 +168,7 @@ class IncidentBook:
         self.suppressed: dict[str, AlertState] = {}  # firing alerts that opened nothing
         self.suppressed_series: dict[str, str] = {}  # ... their series keys
         self.silenced: dict[str, dict[str, Any]] = {}  # suppressed alert id -> its alert event
+        self._timers: list[tuple[float, str]] = []  # heap of (escalation due, incident id)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -309,17 +311,37 @@ class IncidentBook:
                 if alert is not None:
                     events += self.on_alert({**alert, "at": ended})
         levels = self.policy.escalation
-        for incident in self.incidents.values():
+        due: dict[str, float] = {}  # incidents whose timer ran out (the heap: none are walked)
+        while self._timers and self._timers[0][0] <= now:
+            at, ident = heapq.heappop(self._timers)
+            incident = self.incidents.get(ident)
+            if (incident is not None and incident.status is Status.OPEN
+                    and incident.escalation_due == at):  # else a timer since reset or stopped
+                due.setdefault(ident, at)
+        for ident in sorted(due, key=lambda i: (due[i], i)):
+            incident = self.incidents[ident]
             while (incident.status is Status.OPEN and incident.escalation_due is not None
                    and incident.escalation_due <= now):
-                due = incident.escalation_due
+                when = incident.escalation_due
                 incident.escalation_level += 1
                 level = levels[(incident.escalation_level - 1) % len(levels)]
-                incident.note(due, "escalation", f"not acknowledged: escalated to level "
+                incident.note(when, "escalation", f"not acknowledged: escalated to level "
                               f"{incident.escalation_level} ({', '.join(level.notify)})")
-                events.append(self._event(incident, "escalated", due, notify=list(level.notify)))
-                incident.escalation_due = self._next_due(incident, due)
+                events.append(self._event(incident, "escalated", when, notify=list(level.notify)))
+                incident.escalation_due = self._next_due(incident, when)
+            self._schedule(incident)
         return events
+
+    def _schedule(self, incident: Incident) -> None:
+        """Put the incident's escalation timer on the heap (`advance` drops stale ones)."""
+        if incident.escalation_due is not None:
+            heapq.heappush(self._timers, (incident.escalation_due, incident.id))
+
+    def reschedule(self) -> None:
+        """Rebuild the timers from the incidents (after they were restored)."""
+        self._timers = [(i.escalation_due, i.id) for i in self.incidents.values()
+                        if i.escalation_due is not None]
+        heapq.heapify(self._timers)
 
     def active_silences(self) -> list[dict[str, Any]]:
         return sorted(self.silences.values(), key=lambda s: str(s["until"]))
@@ -396,6 +418,7 @@ class IncidentBook:
         incident.note(at, "opened", f"incident opened as {priority}")
         incident.escalation_due = self._next_due(incident, at)
         self.incidents[incident.id] = incident
+        self._schedule(incident)
         self.by_series[series_key(slo, series)] = incident.id
         return [self._event(incident, "opened", at)]
 
@@ -412,6 +435,7 @@ class IncidentBook:
         incident.bad_now = _bad(alert_bad, incident.bad_now)
         incident.note(at, "reopened", f"{state.rule} firing again: incident reopened")
         incident.escalation_due = self._next_due(incident, at)
+        self._schedule(incident)
         return [self._event(incident, "reopened", at)]
 
     def _resolve(self, incident: Incident, at: float, why: str,
@@ -556,3 +580,4 @@ def restore_book(book: IncidentBook, meta: Mapping[str, Any],
     book.suppressed_series = {str(a["id"]): str(a.pop("series_key", "")) for a in suppressed}
     book.suppressed = {str(a["id"]): AlertState(**a) for a in suppressed}
     book.incidents = {str(r["id"]): incident_from_record(r) for r in records}
+    book.reschedule()

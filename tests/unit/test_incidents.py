@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
 
@@ -14,6 +16,7 @@ from streams.domain.incidents import (
     book_meta,
     incident_record,
     restore_book,
+    series_key,
 )
 from streams.domain.postmortem import postmortem_markdown
 from streams.domain.slo_loader import SloFileError, parse_slo_text
@@ -367,3 +370,44 @@ def test_silences_and_suppressed_alerts_survive_a_restart() -> None:
     restore_book(copy, orjson.loads(orjson.dumps(book_meta(book))), [])
     assert copy.silences == book.silences and copy.suppressed == book.suppressed
     assert copy.on_alert(alert("ticket-fast", "firing", T0 + 70)) == [], "inhibited after restart"
+
+
+def test_escalation_timers_miss_nothing_among_many_incidents_and_survive_a_restore() -> None:
+    """Timers are a heap: after any advance no open incident is overdue, acknowledged or
+    resolved ones never escalate, and a restored book goes on with the same events."""
+    rnd = random.Random(11)
+    book = IncidentBook(ESCALATING)
+    at = T0
+    copy: IncidentBook | None = None
+    for step in range(400):
+        at += rnd.randint(5, 120)
+        region = f"r{rnd.randrange(20)}"
+        action = rnd.random()
+        incident = book.incidents.get(book.by_series.get(
+            series_key("checkout-availability", {"region": region}), ""))
+        inputs: list[tuple[str, dict[str, object]]] = []
+        if incident is None or incident.status.value == "resolved" or action < 0.4:
+            status = "resolved" if incident is not None and incident.firing and action < 0.2 else (
+                "firing")
+            inputs.append(("alert", alert("page-fast", status, at, series={"region": region})))
+        elif action < 0.7 and incident.status.value == "open":
+            inputs.append(("command", command("ack", incident.id, at)))
+        else:
+            inputs.append(("command", command("note", incident.id, at, text="looking")))
+        for kind, item in inputs:
+            made = book.on_alert(item) if kind == "alert" else book.on_command(item)
+            if copy is not None:
+                again = copy.on_alert(item) if kind == "alert" else copy.on_command(item)
+                assert again == made, step
+            for event in made:
+                if event["event"] == "escalated":
+                    assert event["status"] == "open", event
+        assert not [i.id for i in book.incidents.values() if i.status.value == "open"
+                    and i.escalation_due is not None and i.escalation_due <= at], step
+        if step == 200:
+            copy = IncidentBook(ESCALATING)
+            records = [orjson.loads(orjson.dumps(incident_record(i)))
+                       for i in book.incidents.values()]
+            restore_book(copy, orjson.loads(orjson.dumps(book_meta(book))), records)
+    assert copy is not None and sum(i.escalation_level for i in book.incidents.values()) > 20
+    assert sum(i.reopened for i in book.incidents.values()) > 5

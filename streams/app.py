@@ -17,6 +17,7 @@ from streams.api import ApiService
 from streams.domain.slo_loader import load_slo_file
 from streams.engine_service import EngineService
 from streams.incident_service import IncidentService
+from streams.logs import quiet_kafka_client
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class SreApp(faust.App):
             if not settings.slos:
                 raise RuntimeError("no SLO file: set SRE_SLOS or pass --slos")
             slo_file = load_slo_file(settings.slos)
+            quiet_kafka_client()  # a broker away: a line per kind every 10 s, not every 50 ms
             engine = EngineService(settings, slo_file, loop=self.loop, beacon=self.beacon)
             responder = IncidentService(settings, slo_file, loop=self.loop, beacon=self.beacon)
             api = ApiService(settings, slo_file, responder, engine, loop=self.loop,

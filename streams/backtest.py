@@ -12,11 +12,10 @@ import orjson
 from streams.domain.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo import SloFile
 from streams.domain.timestamps import format_ts
-from streams.jsonl import EventFile
+from streams.jsonl import EventFile, decode_block
 from streams.progress import Progress
 
 _REPORTED_BAD_LINES = 10
-_CHUNK = 4096  # events handed to the engine at a time
 
 
 @dataclass
@@ -62,7 +61,6 @@ def run_backtest(
         budget_interval=60.0 if budgets_out is not None else None))
     result = BacktestResult(stats=engine.stats)
     dumps = orjson.dumps
-    loads = orjson.loads
     source = str(events_path)
 
     def bad(number: int, reason: str, payload: bytes) -> None:
@@ -84,62 +82,19 @@ def run_backtest(
 
     with EventFile(events_path) as events:
         meter = Progress(events.size, stderr, label="backtest", enabled=progress)
-        chunk: list[object] = []
-        origins: list[tuple[int, bytes | None]] = []  # line number; the line if it held one event
-        refused: list[tuple[int, str, bytes]] = []  # lines that held no event
-
-        def ingest_chunk() -> None:
-            rejects = engine.ingest_batch(chunk)
-            bad_events = [
-                (origins[i][0], reason, origins[i][1] or dumps(chunk[i])) for i, reason in rejects
-            ]
-            for number, reason, payload in sorted(refused + bad_events, key=lambda r: r[0]):
-                bad(number, reason, payload)
-            chunk.clear()
-            origins.clear()
-            refused.clear()
-            flush()
-            meter.update(events.position, engine.stats.events)
-
-        def line_by_line(first: int, lines: list[bytes]) -> None:
-            for number, line in enumerate(lines, start=first):
-                if not line.strip():
-                    continue
-                try:
-                    decoded = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    engine.reject("invalid JSON")
-                    refused.append((number, f"invalid JSON: {exc.args[0] if exc.args else exc}", line))
-                    continue
-                if type(decoded) is list:
-                    if not decoded:
-                        engine.reject("empty batch")
-                        refused.append((number, "empty batch", line))
-                        continue
-                    chunk.extend(decoded)
-                    origins.extend([(number, None)] * len(decoded))
-                else:
-                    chunk.append(decoded)
-                    origins.append((number, line))
-                if len(chunk) >= _CHUNK:
-                    ingest_chunk()
-
         try:
             for first, lines in events.blocks():
                 result.lines = first + len(lines) - 1
-                try:
-                    decoded = [loads(line) for line in lines]
-                except orjson.JSONDecodeError:
-                    decoded = None
-                if decoded is not None and all(type(item) is dict for item in decoded):
-                    # The common case: one event a line, every line valid JSON.
-                    ingest_chunk()
-                    chunk.extend(decoded)
-                    origins.extend(zip(range(first, first + len(lines)), lines, strict=True))
-                    ingest_chunk()
-                else:
-                    line_by_line(first, lines)
-            ingest_chunk()
+                block = decode_block(first, lines)
+                for _, reason, _ in block.refused:
+                    engine.reject(reason.split(":")[0])
+                bad_events = [(*block.origin(i), reason)
+                              for i, reason in engine.ingest_batch(block.events)]
+                refused = [(number, line, reason) for number, reason, line in block.refused]
+                for number, payload, reason in sorted(refused + bad_events, key=lambda r: r[0]):
+                    bad(number, reason, payload)
+                flush()
+                meter.update(events.position, engine.stats.events)
             engine.finish()
             flush()
         finally:

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import orjson
-
 from streams.domain.evaluation import Engine
-from streams.jsonl import EventFile
+from streams.jsonl import EventFile, decode_block
 from streams.progress import Progress
 
 _REPORTED_BAD_LINES = 10
@@ -48,12 +46,14 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
         meter = Progress(events.size, stderr, label="tune", enabled=progress)
         try:
             for first, lines in events.blocks():
-                batch, origins, refused = _decode(first, lines)
+                block = decode_block(first, lines)
+                refused = [(number, reason) for number, reason, _ in block.refused]
                 for _, reason in refused:
                     reference.reject(reason.split(":")[0])
-                rejected = [(origins[i], reason) for i, reason in reference.ingest_batch(batch)]
+                rejected = [(block.lines[i], reason)
+                            for i, reason in reference.ingest_batch(block.events)]
                 for engine in engines[1:]:
-                    engine.ingest_batch(batch)
+                    engine.ingest_batch(block.events)
                 for number, reason in sorted(refused + rejected):
                     report(number, reason)
                 take_output()
@@ -66,27 +66,3 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
     stats.seconds = meter.elapsed
     return stats
 
-
-def _decode(first: int, lines: list[bytes]) -> tuple[list[object], list[int], list[tuple[int, str]]]:
-    """The events of a block, the line each came from, and the lines that held none."""
-    events: list[object] = []
-    origins: list[int] = []
-    refused: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=first):
-        if not line.strip():
-            continue
-        try:
-            decoded = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            refused.append((number, f"invalid JSON: {exc.args[0] if exc.args else exc}"))
-            continue
-        if type(decoded) is list:
-            if not decoded:
-                refused.append((number, "empty batch"))
-                continue
-            events.extend(decoded)
-            origins.extend([number] * len(decoded))
-        else:
-            events.append(decoded)
-            origins.append(number)
-    return events, origins, refused

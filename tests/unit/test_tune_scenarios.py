@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
+from streams.domain.counters import plan_for
 from streams.domain.evaluation import EngineSettings
 from streams.domain.slo import SloFile
 from streams.domain.slo_loader import parse_slo_text
@@ -187,3 +189,42 @@ def test_detection_time_matches_the_workbook_formula(clean: tuple[SloResult, flo
         expected = min((1 - objective) / error_ratio * rule.long * rule.factor(period) for rule in rules)
         assert score.detection is not None, score.severity
         assert score.detection.median == pytest.approx(expected, abs=EVAL), score.severity
+
+
+# The Workbook's page rules for a 30-day period, as it writes them: (window whose draining
+# ends the alert, the long window, share of the budget the rule pages on). The tuner scales
+# windows by period / 30 days; reset time depends on the window itself (unlike detection time,
+# where window x threshold is the budget share x period whatever the window).
+WORKBOOK_PAGES: dict[str, list[tuple[float, float, float]]] = {
+    "target-error-rate": [(600.0, 600.0, 600.0 / (30 * DAY))],
+    "burn-rate": [(HOUR, HOUR, 0.02)],
+    "multiple-burn-rates": [(HOUR, HOUR, 0.02), (6 * HOUR, 6 * HOUR, 0.05)],
+    "multiwindow": [(300.0, HOUR, 0.02), (1800.0, 6 * HOUR, 0.05)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKBOOK_PAGES))
+def test_reset_time_follows_the_workbook_windows_scaled_to_the_period(
+        clean: tuple[SloResult, float, int], name: str) -> None:
+    """After a total outage a rule stops firing once its window holds less than its budget
+    share: window x (1 - threshold x (1 - SLO)) after the outage ends. Within one evaluation
+    interval and one bucket of that window (windows are bucketed, contracts §4)."""
+    result, objective, period = clean
+    candidate = policy(result, name)
+    score = next(s for s in candidate.scores if s.severity == "page")
+    slo = replace(result.slo, policy=candidate.candidate.policies[result.slo.name])
+    plan = plan_for(slo, EVAL)
+    expected, tolerance = 0.0, 0.0
+    for window, long, share in WORKBOOK_PAGES[name]:
+        scaled = max(1, round(window * period / (30 * DAY) / EVAL)) * EVAL
+        threshold = share * 30 * DAY / long
+        resets = scaled * (1 - threshold * (1 - objective))
+        if resets > expected:
+            index = plan.index(scaled)
+            bucket = next(t.resolution for t in plan.tiers if any(i == index for i, _ in t.windows))
+            expected, tolerance = resets, EVAL + bucket
+    if expected > HOUR:  # the data goes on for an hour after the outage
+        assert score.reset is None and score.unresolved == 1, "firing at the end of the data"
+    else:
+        assert score.reset is not None
+        assert score.reset.median == pytest.approx(expected, abs=tolerance)

@@ -494,14 +494,10 @@ class IncidentService(mode.Service):
 
     def _restore(self, book: IncidentBook, policies: PolicyBook,
                  stored: list[tuple[bytes, bytes | None]]) -> None:
-        """The last complete checkpoint: records newer than the meta record (a checkpoint cut
-        short) count with their previous state."""
-        latest: dict[bytes, bytes] = {}
-        for key, value in stored:
-            if value is None:
-                latest.pop(key, None)  # an entry removed for good
-            else:
-                latest[key] = value
+        """The last complete checkpoint, from the latest record of each key (`read_partitions`):
+        records newer than the meta record (a checkpoint cut short) count with their previous
+        state."""
+        latest = {key: value for key, value in stored if value is not None}  # (None: deleted)
         self.offsets, self.pending, self.outbox, self.published, self.seq = {}, {}, [], {}, 0
         self.delivery_seq = 0
         self.noise = NoiseBook()

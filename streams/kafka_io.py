@@ -272,7 +272,6 @@ async def read_partitions(settings: Settings, topic: str, partitions: list[int],
                 latest = found[tp.partition]
                 for m in messages:
                     if m.key is not None:
-                        latest.pop(m.key, None)  # (in the order of their last write)
                         latest[m.key] = m.value
             if not behind and not batches:
                 return {p: list(latest.items()) for p, latest in found.items()}

@@ -45,7 +45,6 @@ class PolicyBook:
         self.overrides: dict[str, list[dict[str, Any]]] = {}  # service -> overrides
         # Indexes of the budgets, so a snapshot costs the same with 10 series or 10,000:
         self._by_service: dict[str, dict[str, dict[str, Any]]] = {}  # service -> key -> snapshot
-        self._series_state: dict[str, str] = {}  # series key -> its state
         self._counts: dict[str, list[int]] = {}  # service -> series per state (as in STATES)
 
     # -- inputs ----------------------------------------------------------------------------
@@ -181,7 +180,7 @@ class PolicyBook:
     def restore(self, meta: Mapping[str, Any], budgets: Iterable[Mapping[str, Any]]) -> None:
         self.states = {str(k): str(v) for k, v in (meta.get("states") or {}).items()}
         self.overrides = {str(k): list(v) for k, v in (meta.get("overrides") or {}).items()}
-        self.budgets, self._by_service, self._series_state, self._counts = {}, {}, {}, {}
+        self.budgets, self._by_service, self._counts = {}, {}, {}
         for snapshot in budgets:
             if str(snapshot["slo"]) in self.slos:
                 self._put(series_key(str(snapshot["slo"]), snapshot.get("series") or {}),
@@ -191,14 +190,13 @@ class PolicyBook:
 
     def _put(self, key: str, snapshot: dict[str, Any]) -> None:
         """Store a series' latest snapshot, keeping the indexes."""
-        slo = self.slos[str(snapshot["slo"])]
+        slo = self.slos[str(snapshot["slo"])]  # (the key names it: a previous one is of it too)
         counts = self._counts.setdefault(slo.service, [0] * len(STATES))
-        before = self._series_state.get(key)
-        if before is not None:
-            counts[STATES.index(before)] -= 1
-        state = slo.budget_policy.state(float(snapshot["error_budget_remaining"]))
-        counts[STATES.index(state)] += 1
-        self._series_state[key] = state
+        previous = self.budgets.get(key)
+        for change, stored in ((-1, previous), (1, snapshot)):
+            if stored is not None:
+                state = slo.budget_policy.state(float(stored["error_budget_remaining"]))
+                counts[STATES.index(state)] += change
         self.budgets[key] = snapshot
         self._by_service.setdefault(slo.service, {})[key] = snapshot
 

@@ -77,7 +77,7 @@ def service(recorder: Recorder) -> IncidentService:
 def restored(log: list[tuple[bytes, bytes | None]], recorder: Recorder) -> IncidentService:
     made = service(recorder)
     assert made.book is not None and made.policies is not None
-    made._restore(made.book, made.policies, log)
+    made._restore(made.book, made.policies, list(dict(log).items()))  # as read_partitions reads
     return made
 
 

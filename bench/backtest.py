@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.backtest import run_backtest
 from streams.domain import evaluation
-from streams.domain.evaluation import Engine, EngineSettings
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.engine.evaluation import Engine, EngineSettings
+from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import parse_ts
-from streams.domain.traffic import iter_jsonl, preset
+from streams.offline.backtest import run_backtest
+from streams.synthetic.traffic import iter_jsonl, preset
 
 SERVICES = ("checkout", "search", "catalog", "payments", "auth")
 def slo_text(services: tuple[str, ...]) -> str:

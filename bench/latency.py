@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throughput import api_env, create
-from streams.local_broker import LocalBroker
+from streams.runtime.local_broker import LocalBroker
 
 THEORY = 0.0144 * 3600
 
@@ -104,7 +104,7 @@ def main() -> None:
                "SRE_TOPIC_PREFIX": prefix, "SRE_APP_ID": "lat", "SRE_DATA_DIR": str(workdir / "d"),
                **api_env()}
         with open(workdir / "worker.log", "wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+            worker = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"],
                                       env=env, stdout=log, stderr=log, start_new_session=True)
         try:
             while "input partitions assigned" not in (workdir / "worker.log").read_text(errors="replace"):

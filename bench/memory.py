@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throughput import PARTITIONS, api_env, committed, create, end_offsets, failure
-from streams.local_broker import LocalBroker
+from streams.runtime.local_broker import LocalBroker
 
 SLOS = """apiVersion: sre-streams/v1
 slos:
@@ -114,7 +114,7 @@ def main() -> None:
         def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
             log = workdir / f"{name}.log"
             with open(log, "wb") as out:
-                return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+                return subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"],
                                         env=env, stdout=out, stderr=out,
                                         start_new_session=True), log
 

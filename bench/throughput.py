@@ -47,7 +47,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.backtest import slo_text
-from streams.local_broker import LocalBroker, free_port
+from streams.runtime.local_broker import LocalBroker, free_port
 
 PARTITIONS = 4
 SERVICES = tuple(f"svc-{i:02d}" for i in range(20))
@@ -260,7 +260,7 @@ def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: d
     path = workdir / f"{app_id}.log"
     log = open(path, "wb")  # noqa: SIM115 - the child's log
     started = time.time()
-    process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+    process = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"],
                                env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         finished, cpu_ready, cpu_end = asyncio.run(wait_committed(

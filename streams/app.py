@@ -1,6 +1,6 @@
 """The Faust app (`streams.app:app`): the worker, its settings and its services.
 
-The request stream is consumed by `streams.engine_service.EngineService` (batches, explicit
+The request stream is consumed by `streams.runtime.engine_service.EngineService` (batches, explicit
 offsets, state in a changelog topic), started with the app. Input is keyed so that one
 series lives on one partition: producers key request events by `service` (count events by
 the SLO's service); `sre-streams produce` does this.
@@ -13,12 +13,12 @@ from typing import Any
 
 import faust
 
-from streams.api import ApiService
-from streams.domain.slo_loader import load_slo_file
-from streams.engine_service import EngineService
-from streams.incident_service import IncidentService
-from streams.logs import quiet_kafka_client
-from streams.settings import Settings
+from streams.domain.slo.loader import load_slo_file
+from streams.runtime.api import ApiService
+from streams.runtime.engine_service import EngineService
+from streams.runtime.incident_service import IncidentService
+from streams.runtime.logs import quiet_kafka_client
+from streams.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

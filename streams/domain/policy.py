@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from streams.domain.slo import BudgetPolicy, SloFile
+from streams.domain.slo.model import BudgetPolicy, SloFile
 from streams.domain.timestamps import format_ts, parse_ts
 
 STATES = ("ok", "warn", "frozen")

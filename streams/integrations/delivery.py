@@ -15,7 +15,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
-from streams.domain.notify import Receiver
+from streams.domain.notify.receivers import Receiver
 
 Outcome = Literal["delivered", "retry", "dead"]
 MAX_ATTEMPTS = 8

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from streams.domain.durations import format_duration
-from streams.domain.slo import (
+from streams.domain.slo.model import (
     BUILTIN_POLICIES,
     DAY,
     HOUR,
@@ -24,7 +24,7 @@ from streams.domain.slo import (
     Slo,
     SloFile,
 )
-from streams.tune.humanize import factor
+from streams.tune.reports.humanize import factor
 
 WORKBOOK_PERIOD = 30 * DAY
 SLO_FILE, WORKBOOK = "slo-file", "workbook"

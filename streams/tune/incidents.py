@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.domain.slo import SloFile
+from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import TimestampError, format_ts, parse_ts
 
 SeriesLabels = tuple[tuple[str, str], ...]  # a series' (key, value) pairs, sorted

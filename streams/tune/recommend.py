@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from streams.domain.slo import Severity
-from streams.tune.humanize import duration, ratio
+from streams.domain.slo.model import Severity
+from streams.tune.reports.humanize import duration, ratio
 from streams.tune.scoring import SeverityScore, Spread
 
 DETECTION_TIE = 0.1  # detection times within this share of the fastest are a tie

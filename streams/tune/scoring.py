@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streams.domain.slo import DAY
+from streams.domain.slo.model import DAY
 from streams.domain.timestamps import parse_ts
 from streams.tune.incidents import LabelledIncident, SeriesLabels, series_labels
 

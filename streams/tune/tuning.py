@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from streams.domain.durations import format_duration
-from streams.domain.evaluation import Engine, EngineSettings, EngineStats
-from streams.domain.slo import AlertPolicy, AlertRule, Severity, Slo, SloFile
+from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
+from streams.domain.slo.model import AlertPolicy, AlertRule, Severity, Slo, SloFile
 from streams.domain.timestamps import format_ts, parse_ts
+from streams.offline.replay import ReplayStats, replay
 from streams.tune.catalog import Candidate
-from streams.tune.humanize import duration
 from streams.tune.incidents import LabelledIncident, SeriesLabels, series_labels
 from streams.tune.recommend import Recommendation, recommend
-from streams.tune.replay import ReplayStats, replay
+from streams.tune.reports.humanize import duration
 from streams.tune.scoring import AlertSpan, SeverityScore, SpanRecorder, score
 from streams.tune.timeline import BurnTimeline
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.cli import run
+from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
-from streams.domain.traffic import iter_jsonl, preset
+from streams.synthetic.traffic import iter_jsonl, preset
 from tests.schema_support import assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,6 +134,6 @@ def test_bad_lines_are_reported_counted_and_dead_lettered(tmp_path: Path) -> Non
 
 
 def test_the_installed_command_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "streams.cli", "slo", "validate", str(SLOS)],
+    result = subprocess.run([sys.executable, "-m", "streams", "slo", "validate", str(SLOS)],
                             capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr

@@ -36,7 +36,7 @@ def test_demo_pages_escalates_resolves_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRE_")}
     env["TMPDIR"] = str(tmp_path)
     started = time.monotonic()
-    demo = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo"], env=env,
+    demo = subprocess.Popen([sys.executable, "-m", "streams", "demo"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     assert demo.stdout is not None

@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.cli import run
+from streams.cli.main import run
 from streams.domain.timestamps import format_ts
 from tests.schema_support import assert_valid
 from tests.unit.test_tune_scenarios import SLO_FILE, blips_and_outage, write_events

@@ -153,7 +153,7 @@ def record() -> None:
     import io
     import os
 
-    from streams.cli import run
+    from streams.cli.main import run
 
     out = HERE / "expected"
     out.mkdir(exist_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import run
+from streams.cli.main import run
 from tests.golden.make_golden import HERE, backtest_args
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.kafka_io import ensure_topics, tail
-from streams.local_broker import LocalBroker, free_port
-from streams.settings import Settings
+from streams.runtime.kafka_io import ensure_topics, tail
+from streams.runtime.local_broker import LocalBroker, free_port
+from streams.runtime.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ class Live:
         port = free_port()
         self.api[name] = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "streams", "worker", "-l", "info"],
             env={**self.env, "SRE_DATA_DIR": str(data / "faust"), "SRE_API_HOST": "127.0.0.1",
                  "SRE_API_PORT": str(port), "SRE_API_URL": self.api[name]}, cwd=data,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -59,7 +59,7 @@ class Live:
         return process
 
     def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "streams.cli", *argv], env=self.env,
+        return subprocess.run([sys.executable, "-m", "streams", *argv], env=self.env,
                               capture_output=True, text=True, timeout=300, check=False)
 
     def collect(self, topic: str, until: Callable[[list[dict[str, object]]], bool],

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from streams.local_broker import free_port
+from streams.runtime.local_broker import free_port
 
 
 class HttpReceiver:

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import format_ts, parse_ts
-from streams.domain.traffic import iter_jsonl, preset
-from streams.kafka_io import client_options
+from streams.runtime.kafka_io import client_options
+from streams.synthetic.traffic import iter_jsonl, preset
 from tests.integration.conftest import Live
 from tests.integration.receiver import HttpReceiver
 from tests.integration.test_recovery import REPLAY_IDLE, kill, read, ready, wait_for

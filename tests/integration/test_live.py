@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import parse_ts
-from streams.domain.traffic import iter_jsonl, preset
-from streams.kafka_io import client_options
+from streams.runtime.kafka_io import client_options
+from streams.synthetic.traffic import iter_jsonl, preset
 from tests.integration.conftest import Live
 from tests.schema_support import assert_valid
 

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from streams.domain.timestamps import parse_ts
-from streams.domain.traffic import iter_jsonl, preset
-from streams.kafka_io import read_after
+from streams.runtime.kafka_io import read_after
+from streams.synthetic.traffic import iter_jsonl, preset
 from tests.integration.conftest import Live
 
 pytestmark = pytest.mark.integration
@@ -125,7 +125,7 @@ def ready(live: Live, name: str) -> Callable[[], bool]:
 
 def produce_in_background(live: Live, events: Path) -> subprocess.Popen[bytes]:
     """One event per message, so that processing takes long enough to be interrupted."""
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "produce", "--events",
+    return subprocess.Popen([sys.executable, "-m", "streams", "produce", "--events",
                              str(events), "--quiet"], env=live.env)
 
 

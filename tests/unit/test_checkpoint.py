@@ -6,8 +6,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.evaluation import Engine, EngineSettings
-from streams.domain.slo import Slo, SloFile
+from streams.domain.engine.evaluation import Engine, EngineSettings
+from streams.domain.slo.model import Slo, SloFile
 from tests.unit.test_reference_property import E, slos, streams_of_events
 
 Store = dict[tuple[str, tuple[str, ...]], bytes]
@@ -78,7 +78,7 @@ def sorted_outputs(outputs: list[dict[str, object]]) -> list[bytes]:
 
 
 def test_a_series_of_a_removed_slo_is_dropped_with_a_warning() -> None:
-    from streams.domain.slo_loader import parse_slo_text
+    from streams.domain.slo.loader import parse_slo_text
 
     text = """
 apiVersion: sre-streams/v1

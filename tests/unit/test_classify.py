@@ -1,7 +1,7 @@
 import pytest
 
-from streams.domain.classify import Classifier, InvalidEvent, label_value
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.engine.classify import Classifier, InvalidEvent, label_value
+from streams.domain.slo.loader import parse_slo_text
 
 SLOS = parse_slo_text("""
 apiVersion: sre-streams/v1

@@ -7,9 +7,9 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.classify import InvalidEvent
-from streams.domain.evaluation import Engine, EngineSettings
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.engine.classify import InvalidEvent
+from streams.domain.engine.evaluation import Engine, EngineSettings
+from streams.domain.slo.loader import parse_slo_text
 
 SLOS = parse_slo_text("""
 apiVersion: sre-streams/v1

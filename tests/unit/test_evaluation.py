@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
-from streams.domain.classify import InvalidEvent
-from streams.domain.evaluation import Engine, EngineSettings
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.engine.classify import InvalidEvent
+from streams.domain.engine.evaluation import Engine, EngineSettings
+from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import parse_ts
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -340,7 +340,7 @@ def test_hysteresis_state_survives_a_checkpoint() -> None:
 
 
 def test_bad_hysteresis_settings_are_reported_with_their_paths() -> None:
-    from streams.domain.slo_loader import SloFileError
+    from streams.domain.slo.loader import SloFileError
 
     with pytest.raises(SloFileError) as caught:
         parse_slo_text(FLAPPY % {"extra": ", resolve_below: 1.5, keep_firing_for: soon"})

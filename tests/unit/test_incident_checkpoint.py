@@ -16,12 +16,12 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from streams.domain.incidents import IncidentBook, incident_record
+from streams.domain.incidents.book import IncidentBook, incident_record
 from streams.domain.policy import PolicyBook
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts
-from streams.incident_service import IncidentService
-from streams.settings import Settings
+from streams.runtime.incident_service import IncidentService
+from streams.runtime.settings import Settings
 from tests.unit.test_incidents import T0, alert
 
 FILE = """apiVersion: sre-streams/v1

@@ -7,7 +7,7 @@ import random
 import orjson
 import pytest
 
-from streams.domain.incidents import (
+from streams.domain.incidents.book import (
     CommandError,
     EscalationLevel,
     IncidentBook,
@@ -18,8 +18,8 @@ from streams.domain.incidents import (
     restore_book,
     series_key,
 )
-from streams.domain.postmortem import postmortem_markdown
-from streams.domain.slo_loader import SloFileError, parse_slo_text
+from streams.domain.incidents.postmortem import postmortem_markdown
+from streams.domain.slo.loader import SloFileError, parse_slo_text
 from streams.domain.timestamps import format_ts, parse_ts
 
 T0 = parse_ts("2026-11-23T02:00:00Z")

@@ -9,11 +9,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.domain.evaluation import EngineSettings
-from streams.domain.slo_loader import load_slo_file
+from streams.domain.engine.evaluation import EngineSettings
+from streams.domain.slo.loader import load_slo_file
 from streams.domain.timestamps import parse_ts
-from streams.domain.traffic import iter_jsonl, preset
-from streams.live import PartitionProcessor
+from streams.runtime.partition import PartitionProcessor
+from streams.synthetic.traffic import iter_jsonl, preset
 
 SLOS = load_slo_file(Path(__file__).resolve().parents[2] / "examples" / "slos.yaml")
 SETTINGS = EngineSettings()

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import live
-from streams.domain.evaluation import EngineSettings
-from streams.domain.slo_loader import parse_slo_text
-from streams.live import Output, PartitionProcessor
+from streams.domain.engine.evaluation import EngineSettings
+from streams.domain.slo.loader import parse_slo_text
+from streams.runtime import partition as live
+from streams.runtime.partition import Output, PartitionProcessor
 
 SLOS = parse_slo_text("""
 apiVersion: sre-streams/v1

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from streams import logs
-from streams.logs import Repeats, quiet_kafka_client
+from streams.runtime import logs
+from streams.runtime.logs import Repeats, quiet_kafka_client
 
 
 class Clock:

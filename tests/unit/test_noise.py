@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.domain.noise import NoiseBook
+from streams.domain.incidents.noise import NoiseBook
 from streams.domain.timestamps import format_ts, parse_ts
 
 T0 = parse_ts("2026-11-23T00:00:00Z")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.domain.incidents import IncidentBook
-from streams.domain.notify import delivery_key, payload
-from streams.domain.slo_loader import SloFileError, parse_slo_text
+from streams.domain.incidents.book import IncidentBook
+from streams.domain.notify.receivers import delivery_key, payload
+from streams.domain.slo.loader import SloFileError, parse_slo_text
 from streams.domain.timestamps import format_ts
 from tests.unit.test_incidents import BASE, T0, alert, command
 

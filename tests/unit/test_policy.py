@@ -7,8 +7,8 @@ import random
 import pytest
 
 from streams.domain.policy import PolicyBook, PolicyError
-from streams.domain.slo import BudgetPolicy
-from streams.domain.slo_loader import SloFileError, parse_slo_text
+from streams.domain.slo.loader import SloFileError, parse_slo_text
+from streams.domain.slo.model import BudgetPolicy
 from streams.domain.timestamps import format_ts, parse_ts
 
 T0 = parse_ts("2026-11-23T00:00:00Z")

@@ -8,10 +8,10 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.alerts import bad_ratio_threshold, window_trips
-from streams.domain.counters import plan_for
-from streams.domain.evaluation import Engine, EngineSettings
-from streams.domain.slo import AlertPolicy, AlertRule, AvailabilitySli, Severity, Slo, SloFile
+from streams.domain.engine.alerts import bad_ratio_threshold, window_trips
+from streams.domain.engine.counters import plan_for
+from streams.domain.engine.evaluation import Engine, EngineSettings
+from streams.domain.slo.model import AlertPolicy, AlertRule, AvailabilitySli, Severity, Slo, SloFile
 
 E = 10.0
 START = 25920 * 68000.0
@@ -79,7 +79,7 @@ def reference(slo: Slo, events: list[dict[str, object]]) -> list[tuple[float, st
     first = min(min(data) for data in per_series.values())
     last = math.floor(max(float(e["ts"]) for e in events) / E)  # type: ignore[arg-type]
     # Which buckets a window covers at an instant: `n` buckets of `step` intervals back from
-    # the bucket holding the instant (see streams.domain.counters).
+    # the bucket holding the instant (see streams.domain.engine.counters).
     shape = {w: (tier.step, n) for tier in plan.tiers for w, n in tier.windows}
     thresholds = [bad_ratio_threshold(rule, slo) for rule in slo.policy.rules]
     firing: dict[tuple[str, str], bool] = {}

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.domain.slo import MULTIWINDOW, AvailabilitySli, LatencySli, Severity
-from streams.domain.slo_loader import SloFileError, load_slo_file, parse_slo_text
+from streams.domain.slo.loader import SloFileError, load_slo_file, parse_slo_text
+from streams.domain.slo.model import MULTIWINDOW, AvailabilitySli, LatencySli, Severity
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

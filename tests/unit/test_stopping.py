@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from streams import kafka_io
-from streams.kafka_io import finishing, stop_clients
+from streams.runtime import kafka_io
+from streams.runtime.kafka_io import finishing, stop_clients
 
 
 class Stuck:

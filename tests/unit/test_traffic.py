@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.domain.traffic import (
+from streams.cli.generate import add_parser, run
+from streams.synthetic.traffic import (
     DEFAULT_REGIONS,
     DEFAULT_SERVICES,
     PRESET_NAMES,
@@ -27,7 +28,6 @@ from streams.domain.traffic import (
     parse_incident,
     preset,
 )
-from streams.traffic_cli import add_parser, run
 
 START = 1795392000.0  # 2026-11-23T00:00:00Z, a midnight UTC
 HOUR = 3600.0

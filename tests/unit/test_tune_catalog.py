@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from streams.domain.slo import MULTIWINDOW
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.slo.loader import parse_slo_text
+from streams.domain.slo.model import MULTIWINDOW
 from streams.tune.catalog import STRATEGIES, candidates, describe_rules, select
 from streams.tune.incidents import IncidentFileError, LabelledIncident, load_incidents
 from tests.schema_support import ID_PREFIX, load_registry, load_schema

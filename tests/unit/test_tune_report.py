@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.tune.font import _GLYPHS, GLYPH_HEIGHT, GLYPH_WIDTH, glyph
-from streams.tune.humanize import duration, objective, percent, rate
+from streams.tune.reports.font import _GLYPHS, GLYPH_HEIGHT, GLYPH_WIDTH, glyph
+from streams.tune.reports.humanize import duration, objective, percent, rate
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

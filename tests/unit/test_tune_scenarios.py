@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.domain.counters import plan_for
-from streams.domain.evaluation import EngineSettings
-from streams.domain.slo import SloFile
-from streams.domain.slo_loader import parse_slo_text
+from streams.domain.engine.counters import plan_for
+from streams.domain.engine.evaluation import EngineSettings
+from streams.domain.slo.loader import parse_slo_text
+from streams.domain.slo.model import SloFile
 from streams.tune.catalog import STRATEGIES, candidates
 from streams.tune.incidents import LabelledIncident
 from streams.tune.tuning import PolicyResult, SloResult, tune

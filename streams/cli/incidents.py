@@ -1,0 +1,253 @@
+"""`sre-streams incidents` (list, show, statistics, postmortem drafts, from `sre.incidents`)
+and `sre-streams silences` (list and add silences, on `sre.commands`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any, BinaryIO, TextIO
+
+import orjson
+from aiokafka.errors import KafkaError
+
+from streams.domain.durations import DurationError, parse_duration
+from streams.domain.incidents.book import CommandError, IncidentBook
+from streams.domain.timestamps import format_ts, parse_ts
+from streams.runtime.kafka_io import read_after, send_commands
+from streams.runtime.settings import Settings, SettingsError
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "incidents", help="list incidents, show one, statistics, postmortem drafts",
+        description="Read the incidents topic: the latest state of every incident.",
+        parents=[_options(None)])
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    # The options are accepted after the action too (`incidents stats --json`).
+    common = _options(argparse.SUPPRESS)
+    actions.add_parser("list", help="every incident, newest first (the default)", parents=[common])
+    show = actions.add_parser("show", help="one incident with its timeline", parents=[common])
+    show.add_argument("id")
+    actions.add_parser("stats", help="MTTA, MTTR, time to detect, counts by severity",
+                       parents=[common])
+    postmortem = actions.add_parser("postmortem", help="the postmortem draft (Markdown)",
+                                    parents=[common])
+    postmortem.add_argument("id")
+
+
+def add_silences_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "silences", help="list silences in force, or add one",
+        description="Silences keep matching alerts from opening or notifying incidents until "
+                    "they expire. They are commands on the commands topic.",
+        parents=[_options(None)])
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", help="silences in force (the default)",
+                                 parents=[_options(argparse.SUPPRESS)])
+    listing.add_argument("--all", action="store_true", help="expired ones too")
+    add = actions.add_parser("add", help="silence alerts matching labels for a while",
+                             parents=[_options(argparse.SUPPRESS)])
+    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE",
+                     help="a label (or slo, service, rule, severity, a group_by key) to match; "
+                          "repeat for several")
+    until = add.add_mutually_exclusive_group(required=True)
+    until.add_argument("--for", dest="duration", help="how long, e.g. 2h")
+    until.add_argument("--until", help="until when (RFC 3339)")
+    add.add_argument("--from", dest="starts", help="from when (RFC 3339; default now): "
+                                                   "planned maintenance, or a replay's past")
+    add.add_argument("--by", required=True, help="who silences")
+    add.add_argument("--comment", default="", help="why")
+
+
+def _options(default: object) -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--broker", default=default, help="Kafka URL (default: $SRE_BROKER)")
+    options.add_argument("--json", action="store_true", default=default or False,
+                         help="JSON instead of text")
+    return options
+
+
+def latest(messages: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The latest event of each incident (events of one incident are in order: keyed by id)."""
+    found: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if message.get("kind") == "incident":
+            previous = found.get(message["id"])
+            if (previous is not None and "postmortem" in previous and "postmortem" not in message
+                    and message.get("status") == "resolved"):
+                message = {**message, "postmortem": previous["postmortem"]}
+            found[message["id"]] = message
+    return found
+
+
+def statistics(incidents: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
+    def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+        def mean(pairs: list[tuple[str | None, str | None]]) -> float | None:
+            spans = [parse_ts(b) - parse_ts(a) for a, b in pairs if a and b]
+            return sum(spans) / len(spans) if spans else None
+
+        return {"incidents": len(items),
+                "open": sum(i["status"] != "resolved" for i in items),
+                "by_severity": {p: sum(i["severity"] == p for i in items) for p in ("P1", "P2", "P3")},
+                "mtta_seconds": mean([(i["opened_at"], i.get("acknowledged_at")) for i in items]),
+                "mttr_seconds": mean([(i["opened_at"], i.get("resolved_at")) for i in items]),
+                "mttd_seconds": _mean([i["detected_after"] for i in items
+                                       if i.get("detected_after") is not None])}
+
+    everything = list(incidents)
+    services = sorted({i["service"] for i in everything})
+    return {"overall": summary(everything),
+            "services": {s: summary([i for i in everything if i["service"] == s]) for s in services}}
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _settings(args: argparse.Namespace, settings_for: Any, prog: str,
+              stderr: TextIO) -> Settings | None:
+    try:
+        settings: Settings = settings_for({"broker": args.broker}, prog)
+    except SettingsError as exc:
+        print(f"{prog}: error: {exc}", file=stderr)
+        return None
+    return settings
+
+
+def _read(settings: Settings, topic: str, prog: str, stderr: TextIO) -> list[bytes] | None:
+    """Every message of `topic` (None, said on stderr, when the broker cannot be read)."""
+    try:
+        return asyncio.run(read_after(settings, topic, {}, quiet_ms=500))
+    except (OSError, KafkaError) as exc:
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        return None
+
+
+def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
+                 stderr: TextIO) -> int:
+    prog = "sre-streams silences"
+    settings = _settings(args, settings_for, prog, stderr)
+    if settings is None:
+        return 2
+    now = time.time()
+    if args.action == "add":
+        match = dict(item.split("=", 1) for item in args.match if "=" in item)
+        if len(match) != len(args.match):
+            print(f"{prog}: error: --match takes LABEL=VALUE", file=stderr)
+            return 2
+        try:
+            starts = parse_ts(args.starts) if args.starts else now
+            until = starts + parse_duration(args.duration) if args.duration else parse_ts(args.until)
+        except (DurationError, ValueError) as exc:
+            print(f"{prog}: error: {exc}", file=stderr)
+            return 2
+        command = {"command": "silence", "match": match, "from": format_ts(starts),
+                   "until": format_ts(until), "by": args.by, "comment": args.comment,
+                   # Sent now; a start in the past (a replay's) is also when it takes effect.
+                   "ts": format_ts(min(now, starts))}
+        try:
+            IncidentBook().on_command(command)  # refused here as the worker would refuse it
+        except CommandError as exc:
+            print(f"{prog}: error: {exc}", file=stderr)
+            return 2
+        try:
+            asyncio.run(send_commands(settings, [command]))
+        except (OSError, KafkaError) as exc:
+            print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})",
+                  file=stderr)
+            return 1
+        stdout.write(f"silenced {match} until {format_ts(until)}\n".encode())
+        return 0
+    values = _read(settings, settings.topics.commands, prog, stderr)
+    if values is None:
+        return 1
+    book = IncidentBook()
+    for value in values:
+        with contextlib.suppress(ValueError, TypeError, KeyError, OverflowError, OSError):
+            command = orjson.loads(value)
+            if isinstance(command, dict) and command.get("command") == "silence":
+                with contextlib.suppress(CommandError):
+                    book.silence(command, str(command.get("by")), parse_ts(command["ts"]))
+    silences = [s for s in book.active_silences()
+                if getattr(args, "all", False) or parse_ts(s["until"]) > now]
+    if args.json:
+        stdout.write(b"".join(orjson.dumps(s) + b"\n" for s in silences))
+    else:
+        for s in silences:
+            matchers = ",".join(f"{k}={v}" for k, v in s["match"].items())
+            stdout.write(f"{s['id']}  until {s['until']}  {matchers}  by {s['by']}"
+                         f"{'  ' + s['comment'] if s['comment'] else ''}\n".encode())
+        if not silences:
+            stdout.write(b"no silences in force\n")
+    return 0
+
+
+def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: TextIO) -> int:
+    prog = "sre-streams incidents"
+    settings = _settings(args, settings_for, prog, stderr)
+    if settings is None:
+        return 2
+    values = _read(settings, settings.topics.incidents, prog, stderr)
+    if values is None:
+        return 1
+    incidents = latest(orjson.loads(v) for v in values)
+    action = args.action or "list"
+    if action in {"show", "postmortem"}:
+        incident = incidents.get(args.id)
+        if incident is None:
+            print(f"{prog}: error: no incident {args.id!r} on {settings.topics.incidents}",
+                  file=stderr)
+            return 2
+        if action == "postmortem":
+            if "postmortem" not in incident:
+                print(f"{prog}: error: incident {args.id} is not resolved: no postmortem draft yet",
+                      file=stderr)
+                return 1
+            stdout.write(str(incident["postmortem"]).encode() + b"\n")
+            return 0
+        _write(stdout, incident if args.json else None, _show(incident))
+        return 0
+    if action == "stats":
+        stats = statistics(incidents.values())
+        _write(stdout, stats if args.json else None, _stats_text(stats))
+        return 0
+    ordered = sorted(incidents.values(), key=lambda i: str(i["opened_at"]), reverse=True)
+    if args.json:
+        stdout.write(b"".join(orjson.dumps(i) + b"\n" for i in ordered))
+    else:
+        for i in ordered:
+            stdout.write((f"{i['id']}  {i['severity']}  {i['status']:<12} {i['opened_at']}  "
+                          f"{i['title']}\n").encode())
+    return 0
+
+
+def _write(stdout: BinaryIO, data: object, text: str) -> None:
+    stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n" if data is not None
+                 else text.encode())
+
+
+def _show(i: dict[str, Any]) -> str:
+    lines = [f"{i['id']}  {i['severity']}  {i['status']}  {i['title']}",
+             f"  service {i['service']}, slo {i['slo']}, series {i.get('series') or {}}",
+             f"  opened {i['opened_at']}, acknowledged {i.get('acknowledged_at') or '-'}, "
+             f"resolved {i.get('resolved_at') or '-'}, assignee {i.get('assignee') or '-'}, "
+             f"escalation level {i.get('escalation_level', 0)}",
+             "  alerts:"]
+    lines += [f"    {a['rule']:<12} {a['status']:<9} since {a['started_at']}" for a in i["alerts"]]
+    return "\n".join(lines) + "\n"
+
+
+def _stats_text(stats: dict[str, Any]) -> str:
+    def row(name: str, s: dict[str, Any]) -> str:
+        def minutes(value: float | None) -> str:
+            return "-" if value is None else f"{value / 60:.1f} min"
+        severity = " ".join(f"{k}={v}" for k, v in s["by_severity"].items())
+        return (f"{name:<20} {s['incidents']:>4} incidents ({s['open']} open)  {severity}  "
+                f"MTTA {minutes(s['mtta_seconds'])}  MTTR {minutes(s['mttr_seconds'])}  "
+                f"MTTD {minutes(s['mttd_seconds'])}")
+    return "\n".join([row("overall", stats["overall"]),
+                      *(row(name, s) for name, s in stats["services"].items())]) + "\n"

@@ -1,0 +1,1 @@
+"""The wire layer: one typed message per topic, decoded once at the edge."""

@@ -117,10 +117,15 @@ slos:
 )
 def test_an_invalid_slo_is_rejected_with_its_path(change: str, expected: str) -> None:
     key = change.split(":")[0]
-    lines = [line for line in MINIMAL.splitlines() if not line.strip().startswith(f"{key}:")]
-    if key == "objectve":
-        lines = MINIMAL.splitlines()
-    text = "\n".join(lines) + f"\n    {change}\n"
+    lines, replaced = [], False
+    for line in MINIMAL.splitlines():  # the key's line in place (a key given twice is refused)
+        body = line.lstrip(" -")
+        if body.startswith(f"{key}:"):
+            lines.append(line[: len(line) - len(body)] + change)
+            replaced = True
+        else:
+            lines.append(line)
+    text = "\n".join(lines) + ("\n" if replaced else f"\n    {change}\n")
     assert any(p.startswith(expected) for p in problems(text)), problems(text)
 
 

@@ -26,6 +26,7 @@ from streams.domain.slo.model import (
     Slo,
     SloFile,
 )
+from streams.domain.slo.yaml_reader import load_yaml
 
 API_VERSION = "sre-streams/v1"
 _NAME = re.compile(r"^[a-z0-9-]+$")
@@ -77,7 +78,7 @@ def load_slo_file(path: str | Path) -> SloFile:
 def parse_slo_text(text: str, source: str = "") -> SloFile:
     """Parse SLO file YAML text."""
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -104,7 +105,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         return None
     _unknown_keys(document, _TOP_KEYS, "", problems)
     if document.get("apiVersion") != API_VERSION:
-        problems.add("apiVersion", f"must be {API_VERSION!r}, got {document.get('apiVersion')!r}")
+        problems.add("apiVersion", f"must be {_show(API_VERSION)}, got {_show(document.get('apiVersion'))}")
 
     policies = dict(BUILTIN_POLICIES)
     alerting = document.get("alerting", {})
@@ -143,7 +144,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         if slo is None:
             continue
         if slo.name in seen:
-            problems.add(f"{path}.name", f"duplicate name {slo.name!r} (also slos[{seen[slo.name]}])")
+            problems.add(f"{path}.name", f"duplicate name {_show(slo.name)} (also slos[{seen[slo.name]}])")
             continue
         seen[slo.name] = index
         slos.append(slo)
@@ -153,7 +154,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         for name in level.notify:
             if name not in notify.receivers:
                 problems.add(f"incidents.escalation.levels[{index}].notify",
-                             f"unknown receiver {name!r} (define it under notify.receivers)")
+                             f"unknown receiver {_show(name)} (define it under notify.receivers)")
     return SloFile(tuple(slos), policies, incidents, notify)
 
 
@@ -175,7 +176,7 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
         if receiver is None:
             continue
         if receiver.name in receivers:
-            problems.add(f"{path}.receivers[{index}].name", f"duplicate receiver {receiver.name!r}")
+            problems.add(f"{path}.receivers[{index}].name", f"duplicate receiver {_show(receiver.name)}")
         receivers[receiver.name] = receiver
     routes: list[Route] = []
     raw_routes = value.get("routes", [])
@@ -190,7 +191,7 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
         _unknown_keys(raw, {"receiver", "match"}, where, problems)
         name = _string(raw.get("receiver", _UNSET), f"{where}.receiver", problems)
         if name is not None and name not in receivers:
-            problems.add(f"{where}.receiver", f"unknown receiver {name!r}")
+            problems.add(f"{where}.receiver", f"unknown receiver {_show(name)}")
             continue
         match = _labels(raw.get("match", {}), f"{where}.match", problems)
         if name is not None:
@@ -235,13 +236,13 @@ def _receiver(raw: object, path: str, problems: _Problems) -> Receiver | None:
     url = _string(spec.get("url", _UNSET), f"{where}.url", problems)
     fmt = spec.get("format", "raw")
     if fmt not in ("alertmanager", "slack", "raw"):
-        problems.add(f"{where}.format", f"must be alertmanager, slack or raw, got {fmt!r}")
+        problems.add(f"{where}.format", f"must be alertmanager, slack or raw, got {_show(fmt)}")
         return None
     rate = _count(spec.get("rate_per_minute", 600), f"{where}.rate_per_minute", problems, minimum=1)
     if name is None or url is None or rate is None:
         return None
     if not url.startswith(("http://", "https://")):
-        problems.add(f"{where}.url", f"must be an http(s) URL, got {url!r}")
+        problems.add(f"{where}.url", f"must be an http(s) URL, got {_show(url)}")
         return None
     return Receiver(name, fmt, url, rate_per_minute=rate)
 
@@ -265,7 +266,7 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
             pairs = []
             for rule, priority in raw_map.items():
                 if priority not in {p.value for p in Priority}:
-                    problems.add(f"{path}.severity.{rule}", f"must be P1, P2 or P3, got {priority!r}")
+                    problems.add(f"{path}.severity.{rule}", f"must be P1, P2 or P3, got {_show(priority)}")
                     continue
                 pairs.append((str(rule), Priority(priority)))
             severity = tuple(pairs)
@@ -294,7 +295,7 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
                         levels.append(level)
     inhibit = value.get("inhibit", default.inhibit)
     if not isinstance(inhibit, bool):
-        problems.add(f"{path}.inhibit", f"must be true or false, got {inhibit!r}")
+        problems.add(f"{path}.inhibit", f"must be true or false, got {_show(inhibit)}")
         inhibit = default.inhibit
     return IncidentPolicy(severity=severity, escalation=tuple(levels), repeat=repeat,
                           reopen_within=reopen, inhibit=inhibit)
@@ -337,7 +338,7 @@ def _slo(
     _unknown_keys(raw, _SLO_KEYS, path, problems)
     name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
     if name is not None and not _NAME.match(name):
-        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {name!r}")
+        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
     objective = _objective(raw.get("objective", _UNSET), f"{path}.objective", problems)
     sli = _sli(raw.get("sli", _UNSET), f"{path}.sli", problems)
@@ -362,7 +363,7 @@ def _slo(
                 problems.add(
                     f"{path}.window",
                     f"{format_duration(window)} is shorter than the long window "
-                    f"{rule.long_label} of rule {rule.name!r} in policy {policy.name!r}",
+                    f"{rule.long_label} of rule {_show(rule.name)} in policy {_show(policy.name)}",
                 )
     if len(problems.lines) > before or window is None or policy is None or min_events is None:
         return None  # (a bad default is reported once, under defaults)
@@ -389,20 +390,21 @@ def _budget_policy(value: object, base: BudgetPolicy, path: str,
         number = _number(value.get(key, getattr(base, key)), f"{path}.{key}", problems)
         bounds[key] = getattr(base, key) if number is None else number
         if number is not None and number > 1:
-            problems.add(f"{path}.{key}", f"must be a budget fraction <= 1, got {number!r}")
+            problems.add(f"{path}.{key}", f"must be a budget fraction <= 1, got {_show(number)}")
     if bounds["freeze_below"] > bounds["warn_below"]:
         problems.add(f"{path}.freeze_below", f"must not exceed warn_below "
-                                             f"({bounds['warn_below']!r}), got {bounds['freeze_below']!r}")
+                                             f"({_show(bounds['warn_below'])}), "
+                                             f"got {_show(bounds['freeze_below'])}")
     exceptions = value.get("exceptions", list(base.exceptions))
     if not isinstance(exceptions, list) or not all(isinstance(e, str) and e for e in exceptions):
-        problems.add(f"{path}.exceptions", f"must be a list of change classes, got {exceptions!r}")
+        problems.add(f"{path}.exceptions", f"must be a list of change classes, got {_show(exceptions)}")
         exceptions = list(base.exceptions)
     return BudgetPolicy(bounds["warn_below"], bounds["freeze_below"], tuple(exceptions))
 
 
 def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPolicy | None:
     if not _NAME.match(name):
-        problems.add(path, f"policy names must match [a-z0-9-]+, got {name!r}")
+        problems.add(path, f"policy names must match [a-z0-9-]+, got {_show(name)}")
     if not isinstance(rules, list) or not rules:
         problems.add(path, f"must be a non-empty list of rules, got {_kind(rules)}")
         return None
@@ -414,7 +416,7 @@ def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPo
         if rule is None:
             continue
         if rule.name in names:
-            problems.add(f"{path}[{index}].name", f"duplicate rule name {rule.name!r}")
+            problems.add(f"{path}[{index}].name", f"duplicate rule name {_show(rule.name)}")
         names.add(rule.name)
         parsed.append(rule)
     if len(problems.lines) > before:
@@ -430,7 +432,7 @@ def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None
     _unknown_keys(raw, _RULE_KEYS, path, problems)
     name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
     if name is not None and not _NAME.match(name):
-        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {name!r}")
+        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
     severity_text = _string(raw.get("severity", _UNSET), f"{path}.severity", problems)
     severity = None
     if severity_text is not None:
@@ -438,7 +440,7 @@ def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None
             severity = Severity(severity_text)
         except ValueError:
             choices = ", ".join(s.value for s in Severity)
-            problems.add(f"{path}.severity", f"must be one of {choices}, got {severity_text!r}")
+            problems.add(f"{path}.severity", f"must be one of {choices}, got {_show(severity_text)}")
     long = _duration(raw.get("long", _UNSET), f"{path}.long", problems)
     short = _duration(raw.get("short", _UNSET), f"{path}.short", problems)
     if long is not None and short is not None and short >= long:
@@ -472,7 +474,7 @@ def _policy_ref(
     policy = policies.get(value)
     if policy is None:
         known = ", ".join(sorted(policies))
-        problems.add(path, f"unknown alert policy {value!r} (known: {known})")
+        problems.add(path, f"unknown alert policy {_show(value)} (known: {known})")
     return policy
 
 
@@ -485,14 +487,17 @@ def _objective(value: object, path: str, problems: _Problems) -> float | None:
         try:
             objective = float(Decimal(value.strip()[:-1]) / 100)
         except InvalidOperation:
-            problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {value!r}")
+            problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {_show(value)}")
             return None
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        objective = float(value)
+        objective = _float(value)
     else:
-        problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {value!r}")
+        problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {_show(value)}")
         return None
-    if not math.isfinite(objective) or objective <= 0:
+    if not math.isfinite(objective):
+        problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {_show(value)}")
+        return None
+    if objective <= 0:
         problems.add(path, f"must be > 0, got {objective}")
         return None
     if objective >= 1:
@@ -530,7 +535,7 @@ def _sli(value: object, path: str, problems: _Problems) -> Sli | None:
             problems.add(f"{path}.latency.threshold_ms", f"must be >= 0, got {threshold}")
             return None
         return LatencySli(threshold)
-    problems.add(path, f"unknown SLI kind {kind!r}: use availability or latency")
+    problems.add(path, f"unknown SLI kind {_show(kind)}: use availability or latency")
     return None
 
 
@@ -551,7 +556,8 @@ def _bad_status(value: object, path: str, problems: _Problems) -> AvailabilitySl
         elif isinstance(item, str) and item.isdigit() and 100 <= int(item) <= 599:
             codes.add(int(item))
         else:
-            problems.add(f"{path}[{index}]", f"must be a class like '5xx' or a code 100-599, got {item!r}")
+            problems.add(f"{path}[{index}]",
+                         f"must be a class like '5xx' or a code 100-599, got {_show(item)}")
             ok = False
     return AvailabilitySli(frozenset(classes), frozenset(codes)) if ok else None
 
@@ -576,11 +582,11 @@ def _group_by(value: object, path: str, problems: _Problems) -> tuple[str, ...]:
     keys: list[str] = []
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item:
-            problems.add(f"{path}[{index}]", f"must be a field name, got {item!r}")
+            problems.add(f"{path}[{index}]", f"must be a field name, got {_show(item)}")
         elif item in keys:
-            problems.add(f"{path}[{index}]", f"duplicate key {item!r}")
+            problems.add(f"{path}[{index}]", f"duplicate key {_show(item)}")
         elif item in {"ts", "status", "ok", "latency_ms"}:
-            problems.add(f"{path}[{index}]", f"cannot group by {item!r}: it is a measurement")
+            problems.add(f"{path}[{index}]", f"cannot group by {_show(item)}: it is a measurement")
         else:
             keys.append(item)
     return tuple(keys)
@@ -605,8 +611,8 @@ def _duration(value: object, path: str, problems: _Problems) -> float | None:
         return None
     try:
         return parse_duration(value)  # type: ignore[arg-type]
-    except (DurationError, TypeError):
-        problems.add(path, f"must be a duration such as 5m, 1h or 30d, got {value!r}")
+    except (DurationError, TypeError, OverflowError):
+        problems.add(path, f"must be a duration such as 5m, 1h or 30d, got {_show(value)}")
         return None
 
 
@@ -615,7 +621,7 @@ def _string(value: object, path: str, problems: _Problems) -> str | None:
         problems.add(path, "is required")
         return None
     if not isinstance(value, str) or not value.strip():
-        problems.add(path, f"must be a non-empty string, got {value!r}")
+        problems.add(path, f"must be a non-empty string, got {_show(value)}")
         return None
     return value
 
@@ -624,15 +630,24 @@ def _number(value: object, path: str, problems: _Problems) -> float | None:
     if value is _UNSET:
         problems.add(path, "is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        problems.add(path, f"must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(number := _float(value)):
+        problems.add(path, f"must be a finite number, got {_show(value)}")
         return None
-    return float(value)
+    return number
+
+
+def _float(value: int | float) -> float:
+    """A YAML number as a float; integers beyond the float range are infinite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _count(value: object, path: str, problems: _Problems, *, minimum: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(path, f"must be an integer, got {value!r}")
+        problems.add(path, f"must be an integer, got {_show(value)}")
         return None
     if value < minimum:
         problems.add(path, f"must be >= {minimum}, got {value}")
@@ -657,4 +672,10 @@ def _kind(value: object) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return _show(value)
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """A value as quoted in a problem line, cut short: one line whatever the file holds."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, datetime
+
+# RFC 3339 date-time (section 5.6): `T` and `Z` in either case, and a space for the `T`, as
+# the RFC allows; the offset
+# may be left out (contracts §1: naive strings are UTC). Nothing else ISO 8601 allows (week
+# dates, basic format, a date alone, hours alone) is accepted.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?")
 
 
 class TimestampError(ValueError):
@@ -23,7 +31,9 @@ def parse_ts(value: object) -> float:
         return seconds
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
+            if _RFC3339.fullmatch(value) is None:
+                raise ValueError(value)
+            parsed = datetime.fromisoformat(value.upper())
         except ValueError:
             raise TimestampError(f"ts is not RFC 3339: {value[:64]!r}") from None
         if parsed.tzinfo is None:

@@ -8,11 +8,10 @@ import time
 from datetime import UTC, datetime
 
 # RFC 3339 date-time (section 5.6): `T` and `Z` in either case, and a space for the `T`, as
-# the RFC allows; the offset
-# may be left out (contracts §1: naive strings are UTC). Nothing else ISO 8601 allows (week
-# dates, basic format, a date alone, hours alone) is accepted.
+# the RFC allows; the offset may be left out (contracts §1: naive strings are UTC). Nothing
+# else ISO 8601 allows (week dates, basic format, a date alone, hours alone) is accepted.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?")
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?")
 
 
 class TimestampError(ValueError):

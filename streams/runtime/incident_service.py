@@ -50,6 +50,7 @@ from streams.domain.policy import series_key as budget_key
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.integrations.delivery import Attempt, RateLimiter, send
+from streams.runtime.checkpoint import compact
 from streams.runtime.kafka_io import (
     client_options,
     ensure_topics,
@@ -58,7 +59,7 @@ from streams.runtime.kafka_io import (
     read_partitions,
     stop_clients,
 )
-from streams.runtime.partition import compact, dead_letter
+from streams.runtime.partition import dead_letter
 from streams.runtime.settings import Settings, secret
 
 log = logging.getLogger(__name__)

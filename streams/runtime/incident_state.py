@@ -36,8 +36,8 @@ class IncidentState:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # delivery key -> delivery
     delivery_seq: int = 0  # deliveries numbered in the order their events happened
     outbox: Outputs = field(default_factory=list)  # outputs of the last checkpoint, unpublished
-    published: dict[str, dict[int, int]] = field(default_factory=dict)  # topic -> partition ->
-    # last offset
+    # topic -> partition -> last offset published (where a republish starts looking)
+    published: dict[str, dict[int, int]] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)  # incident ids to write
     changed_budgets: set[str] = field(default_factory=set)  # series keys to write
     log: CheckpointLog = field(default_factory=CheckpointLog)

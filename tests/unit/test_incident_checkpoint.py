@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.domain.incidents.book import incident_record
+from streams.domain.incidents.book import book_meta, incident_record
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts
 from streams.runtime.incident_processor import IncidentProcessor
@@ -178,3 +178,22 @@ def test_a_crash_anywhere_in_a_checkpoint_restores_the_last_complete_one(seed: i
         again = [i for i, (key, _) in enumerate(copy.changelog) if key == b"m"][n]
         log2 = log[:cut] + copy.changelog[:again + 1]
         assert snapshot(restored(log2).state) == later[n]
+
+
+def test_a_changelog_of_the_first_layout_still_restores() -> None:
+    """Its meta record held the book's, policy's and noise maps, the pending deliveries and
+    the outbox; only incidents and budgets were records of their own."""
+    leader = Leader()
+    leader.feed(SETTINGS.topics.budgets, [budget("eu", 0.5, T0)])
+    out = leader.feed(SETTINGS.topics.alerts, [page("eu", "firing", T0 + 1)])
+    state = leader.state
+    record = b'{"seq":1,"state":%b,"previous":null}'
+    log: Changelog = [(b"i|" + i.encode(), record % orjson.dumps(incident_record(x)))
+                      for i, x in state.book.incidents.items()]
+    log += [(b"b|" + k.encode(), record % orjson.dumps(b)) for k, b in state.policies.budgets.items()]
+    log.append((b"m", orjson.dumps({
+        "seq": 1, "offsets": state.offsets, "book": book_meta(state.book),
+        "policy": state.policies.export(), "noise": state.noise.export(), "outbox": out,
+        "pending": list(state.pending.values()), "delivery_seq": state.delivery_seq,
+        "published": {}})))
+    assert snapshot(restored(log).state) == snapshot(state, out)

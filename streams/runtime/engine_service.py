@@ -13,7 +13,8 @@ aiokafka group consumer instead of a Faust agent, for two reasons measured on th
 
 The state store is a changelog topic as a Faust table would have (`<app id>-engine-state-
 changelog`, compacted, one partition per input partition), written once per changed series
-per batch (`PartitionProcessor.checkpoint`) and read back when a partition is assigned.
+per batch (`PartitionProcessor.checkpoint`, in the format of `streams.runtime.checkpoint`)
+and read back when a partition is assigned.
 """
 
 from __future__ import annotations
@@ -22,25 +23,26 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import mode
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
+from streams.runtime.checkpoint import compact
+from streams.runtime.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
 from streams.runtime.kafka_io import (
     client_options,
     ensure_topics,
     finishing,
-    read_after,
     read_partitions,
     stop_clients,
 )
-from streams.runtime.partition import Output, PartitionProcessor, compact
+from streams.runtime.partition import Output, PartitionProcessor
 from streams.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ class EngineService(mode.Service):
             # 6 s keeps joins at 3 s, and moves a dead worker's partitions within 6 s.
             session_timeout_ms=6_000, heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=10_000, max_poll_interval_ms=300_000)
-        self.consumer.subscribe([self.topics.requests], listener=_Listener(self))
+        self.consumer.subscribe([self.topics.requests], listener=RebalanceListener(self))
         await self.consumer.start()
 
     async def on_stop(self) -> None:
@@ -161,10 +163,8 @@ class EngineService(mode.Service):
         """Publish one step's output with its state, then commit the input offset.
 
         Budgets and dead letters go first (at least once: a repeat is identical), then the
-        changed series, then (alone, after a flush) the meta record that makes the checkpoint
-        count, then the alerts it saved in its outbox, then the consumer offset. Some brokers
-        (the bundled one) report a partition's end offset as one past the first record of its
-        last batch; the meta record alone in a batch keeps a read up to that end complete.
+        checkpoint (`write_checkpoint`), then the alerts it saved in its outbox, then the
+        consumer offset.
         """
         producer = self.producer
         assert producer is not None and self.consumer is not None
@@ -176,15 +176,11 @@ class EngineService(mode.Service):
             await producer.send(self.topics.dead_letter, orjson.dumps(record),
                                 key=b"%d" % proc.partition)
         checkpoint = proc.checkpoint(out.alerts)
-        if not checkpoint:
+        if checkpoint is None:
             if out.budgets or out.dead_letters:
                 await producer.flush()
             return
-        *records, meta = checkpoint
-        await self._send_batches(self.changelog, proc.partition, records)
-        await producer.flush()
-        await producer.send(self.changelog, meta[1], key=meta[0], partition=proc.partition)
-        await producer.flush()
+        await write_checkpoint(producer, self.changelog, proc.partition, checkpoint)
         if out.alerts:
             await self._publish_alerts(proc, out.alerts)
         proc.outbox = []
@@ -198,11 +194,12 @@ class EngineService(mode.Service):
     async def _send_keyed(self, topic: str, items: list[tuple[bytes, bytes]]) -> None:
         """Messages partitioned by key as Kafka's default partitioner does (murmur2), sent in
         batches built here: per-message `send` costs more than the engine on busy steps."""
+        producer = self.producer
+        assert producer is not None
         partitions = self._partition_counts.get(topic)
         if partitions is None:
-            assert self.producer is not None
             partitions = self._partition_counts[topic] = len(
-                await self.producer.partitions_for(topic))
+                await producer.partitions_for(topic))
         cache = self._key_partitions
         by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, value in items:
@@ -213,23 +210,7 @@ class EngineService(mode.Service):
                     cache.clear()
             by_partition.setdefault(partition, []).append((key, value))
         for partition, records in by_partition.items():
-            await self._send_batches(topic, partition, records)
-
-    async def _send_batches(self, topic: str, partition: int,
-                            records: list[tuple[bytes, bytes]]) -> None:
-        producer = self.producer
-        assert producer is not None
-        batch = producer.create_batch()
-        for key, value in records:
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                batch.close()
-                await producer.send_batch(batch, topic, partition=partition)
-                batch = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record of {len(value)} bytes does not fit a batch")
-        if batch.record_count():
-            batch.close()
-            await producer.send_batch(batch, topic, partition=partition)
+            await send_batches(producer, topic, partition, list(records))
 
     async def _publish_alerts(self, proc: PartitionProcessor,
                               alerts: list[dict[str, object]]) -> None:
@@ -305,22 +286,15 @@ class EngineService(mode.Service):
 
     async def _republish(self, proc: PartitionProcessor) -> None:
         """Publish the alerts of the last checkpoint that did not reach the topic."""
-        seen = {(a["id"], a["status"], a["at"]) for a in map(orjson.loads, await read_after(
-            self.settings, self.topics.alerts, proc.alert_offsets))}
-        missing = [a for a in proc.outbox if (a["id"], a["status"], a["at"]) not in seen]
+        topic = self.topics.alerts
+        missing = await unpublished(self.settings, [(topic, a) for a in proc.outbox],
+                                    {topic: proc.alert_offsets}, _alert_identity)
         if missing:
             log.info("partition %d: publishing %d alert(s) saved before a stop",
                      proc.partition, len(missing))
-            await self._publish_alerts(proc, missing)
+            await self._publish_alerts(proc, [alert for _, alert in missing])
         proc.outbox = []
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, service: EngineService) -> None:
-        self.service = service
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.service.revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.service.assigned(assigned)
+def _alert_identity(alert: Mapping[str, Any]) -> object:
+    return (alert["id"], alert["status"], alert["at"])

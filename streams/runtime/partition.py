@@ -18,9 +18,9 @@ import orjson
 
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
+from streams.runtime.checkpoint import Checkpoint, CheckpointLog
 
 PAYLOAD_LIMIT = 4096
-OUTBOX_CHUNK = 200  # alerts per outbox record, to keep each record far below message limits
 INGEST_CHUNK = 8192  # events per Engine.ingest_batch call: large enough to amortise its fixed
 # cost, small enough that its column-wise passes stay in the CPU cache (measured, 1M events)
 FIRST_RUN = 256  # events of the first run of a step with an output bound, before its rate is known
@@ -56,13 +56,6 @@ class _Decoded:
     rejects: dict[int, tuple[str, str]]  # message index -> (statistics reason, dead-letter reason)
 
 
-def compact(data: bytes) -> bytes:
-    """A copy of orjson output, for one kept long: orjson's own buffer holds about 8 KiB of the
-    heap whatever the size of its content (measured with orjson 3.13: 20,000 documents of
-    1 KB held 156 MiB, their copies 21 MiB)."""
-    return bytes(memoryview(data))
-
-
 def dead_letter(reason: str, topic: str, partition: int, offset: int,
                 payload: bytes) -> dict[str, object]:
     return {"kind": "dead-letter", "version": 1, "reason": reason, "topic": topic,
@@ -86,10 +79,8 @@ class PartitionProcessor:
         # published after it; on restore, those not found on the topic are published.
         self.outbox: list[dict[str, object]] = []
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
-        self.seq = 0  # checkpoints written
-        self._saved: dict[bytes, bytes] = {}  # table key -> the series state last written
+        self.log = CheckpointLog(b"%d|" % partition)
         self._last_checkpoint: object = None
-        self._torn: dict[bytes, bytes] = {}  # records of a checkpoint cut short -> state to write
 
     def process(self, records: Iterable[tuple[int, bytes | None]], now: float,
                 max_output: int | None = None) -> Output:
@@ -251,90 +242,42 @@ class PartitionProcessor:
 
     # -- checkpoints: the partition's state as table records ---------------------------
 
-    def key_prefix(self) -> bytes:
-        return b"%d|" % self.partition
+    @property
+    def seq(self) -> int:
+        """Checkpoints written (or restored)."""
+        return self.log.seq
 
-    def checkpoint(self, alerts: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
-        """Table records for what changed since the last checkpoint, meta record last
-        (none when nothing changed).
+    def checkpoint(self, alerts: list[dict[str, object]]) -> Checkpoint | None:
+        """Table records for what changed since the last checkpoint (None when nothing did).
 
         Each changed series is one record (written once per checkpoint however many events
-        it counted); `alerts` become the outbox, to publish once these records are stored.
-
-        The records of one checkpoint go to one changelog partition in order, and a crash
-        can store a prefix of them. So the meta record comes last and carries the checkpoint
-        number; each series record carries its number and the series' previous record, the
-        state as of the last complete checkpoint; outbox records alternate between two key
-        sets so a partial checkpoint never overwrites the outbox of the complete one.
+        it counted); `alerts` become the outbox, to publish once these records are stored
+        (the format: `streams.runtime.checkpoint`).
         """
-        prefix = self.key_prefix()
         dirty = self.engine.take_dirty()
         where = (self.offset, self.engine.checkpoint_meta(), sorted(self.alert_offsets.items()))
-        if not dirty and not alerts and not self._torn and where == self._last_checkpoint:
-            return []  # nothing to save
+        if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint:
+            return None  # nothing to save
         self._last_checkpoint = where
-        self.seq += 1
-        records = []
-        for series in dirty:
-            key = prefix + b"s|" + orjson.dumps([series.slo.name, series.key])
-            state = orjson.dumps(self.engine.series_state(series))
-            previous = self._saved.get(key, b"null")
-            records.append((key, b'{"seq":%d,"state":%b,"previous":%b}' % (self.seq, state, previous)))
-            self._saved[key] = compact(state)
-        written = {key for key, _ in records}
-        for key in sorted(self._torn.keys() - written):  # (see `restore`)
-            state = self._torn[key]
-            records.append((key, b'{"seq":%d,"state":%b,"previous":%b}' % (self.seq, state, state)))
-        self._torn = {}
-        chunks = [alerts[i:i + OUTBOX_CHUNK] for i in range(0, len(alerts), OUTBOX_CHUNK)]
-        records += [(prefix + b"o|%d|%d" % (self.seq % 2, i), orjson.dumps(chunk))
-                    for i, chunk in enumerate(chunks)]
-        meta = {
-            "version": 1,
-            "seq": self.seq,
-            "offset": self.offset,
-            "engine": self.engine.checkpoint_meta(),
-            "outbox": len(chunks),
-            "alert_offsets": {str(k): v for k, v in self.alert_offsets.items()},
-        }
-        records.append((prefix + b"m", orjson.dumps(meta)))
+        entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
+                    orjson.dumps(self.engine.series_state(series))) for series in dirty]
+
+        def meta(seq: int, chunks: int) -> dict[str, object]:
+            return {"version": 1, "seq": seq, "offset": self.offset,
+                    "engine": self.engine.checkpoint_meta(), "outbox": chunks,
+                    "alert_offsets": {str(k): v for k, v in self.alert_offsets.items()}}
+
         self.outbox = alerts
-        return records
+        return self.log.write(entries, map(orjson.dumps, alerts), meta)
 
     def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> list[str]:
         """Load this partition's records as of the last complete checkpoint; returns warnings."""
-        prefix = self.key_prefix()
-        meta: dict[str, Any] | None = None
-        saved: dict[bytes, dict[str, Any]] = {}
-        outbox: dict[bytes, list[dict[str, object]]] = {}
-        for key, value in records:
-            if not key.startswith(prefix) or value is None:
-                continue
-            kind = key[len(prefix):]
-            if kind == b"m":
-                meta = orjson.loads(value)
-            elif kind.startswith(b"s|"):
-                saved[key] = orjson.loads(value)
-            elif kind.startswith(b"o|"):
-                outbox[kind] = orjson.loads(value)
-        if meta is None:
+        restored = self.log.restore(records)
+        if restored is None:
             return []
-        self.seq = int(meta["seq"])
-        states = []
-        for key, record in saved.items():
-            # A record newer than the meta is from a checkpoint cut short: its previous state
-            # is the complete one (None: the series came after it).
-            state = record["state"] if record["seq"] <= self.seq else record["previous"]
-            if record["seq"] > self.seq:
-                # Written again by the next checkpoint, before its meta record: that one would
-                # make this record count.
-                self._torn[key] = compact(orjson.dumps(state))
-            if state is not None:
-                states.append(state)
-                self._saved[key] = compact(orjson.dumps(state))
-        warnings = self.engine.restore(meta["engine"], states)
+        meta = restored.meta
+        warnings = self.engine.restore(meta["engine"], list(restored.entries.values()))
         self.offset = int(meta["offset"])
         self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}
-        self.outbox = [alert for i in range(int(meta["outbox"]))
-                       for alert in outbox.get(b"o|%d|%d" % (self.seq % 2, i), [])]
+        self.outbox = restored.outbox
         return warnings

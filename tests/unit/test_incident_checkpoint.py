@@ -1,26 +1,23 @@
 """The incident service's checkpoint: bounded records at any scale, and exact after any crash.
 
-The service runs here with a recording producer in place of the broker (the broker-backed
-paths are in tests/integration/test_incidents.py); what it writes is the changelog a restart
-reads back.
+The incident processor runs here alone; the checkpoints it makes are the changelog a restart
+reads back (the broker-backed paths are in tests/integration/test_incidents.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections import namedtuple
+import time
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import TopicPartition
 
-from streams.domain.incidents.book import IncidentBook, incident_record
-from streams.domain.policy import PolicyBook
+from streams.domain.incidents.book import book_meta, incident_record
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts
-from streams.runtime.incident_service import IncidentService
+from streams.runtime.incident_processor import IncidentProcessor
+from streams.runtime.incident_state import IncidentState
 from streams.runtime.settings import Settings
 from tests.unit.test_incidents import T0, alert
 
@@ -40,70 +37,47 @@ notify:
     - {receiver: hook}
 """
 
-Sent = namedtuple("Sent", "partition offset")
-Message = namedtuple("Message", "offset value")
+SLOS = parse_slo_text(FILE)
+SETTINGS = Settings()
 LIMIT = 256 << 10  # far below the broker's 1 MiB message limit (outbox chunks: 128 KiB)
+Changelog = list[tuple[bytes, bytes | None]]
 
 
-class Recorder:
-    """A producer that keeps what is sent to the changelog, in order."""
+class Leader:
+    """An incident processor and the changelog its checkpoints wrote, in order."""
 
-    def __init__(self) -> None:
-        self.changelog: list[tuple[bytes, bytes | None]] = []
-        self.counts: dict[str, int] = {}
+    def __init__(self, state: IncidentState | None = None) -> None:
+        self.processor = IncidentProcessor(SLOS, SETTINGS.topics, SETTINGS.max_future, state)
+        self.changelog: Changelog = []
 
-    async def send(self, topic: str, value: bytes | None, key: bytes | None = None,
-                   partition: int | None = None) -> asyncio.Future[Sent]:
-        if topic.endswith("-changelog"):
-            assert key is not None
-            self.changelog.append((key, value))
-        self.counts[topic] = self.counts.get(topic, 0) + 1
-        future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
-        future.set_result(Sent(0, self.counts[topic] - 1))
-        return future
+    @property
+    def state(self) -> IncidentState:
+        return self.processor.state
 
-    async def flush(self) -> None:
-        return None
-
-
-def service(recorder: Recorder) -> IncidentService:
-    slo_file = parse_slo_text(FILE)
-    made = IncidentService(Settings(), slo_file)
-    made.book, made.policies = IncidentBook(slo_file.incidents), PolicyBook(slo_file)
-    made.producer = recorder  # type: ignore[assignment]
-    return made
+    def feed(self, topic: str, events: list[dict[str, Any]]) -> list[Any]:
+        """Apply one batch of events on `topic` and checkpoint it; returns the outputs (the
+        outbox the checkpoint stored)."""
+        first = self.state.offsets.get(f"{topic}:0", -1) + 1
+        step = self.processor.apply([(topic, 0, first + n, orjson.dumps(e))
+                                     for n, e in enumerate(events)], time.time())
+        assert step.dead_letters == []
+        self.changelog += self.processor.commit(step).messages()
+        self.state.outbox = []  # published
+        return [list(item) for item in step.outputs]
 
 
-def restored(log: list[tuple[bytes, bytes | None]], recorder: Recorder) -> IncidentService:
-    made = service(recorder)
-    assert made.book is not None and made.policies is not None
-    made._restore(made.book, made.policies, list(dict(log).items()))  # as read_partitions reads
-    return made
+def restored(log: Changelog) -> Leader:
+    return Leader(IncidentState.restored(SLOS, list(dict(log).items())))  # as read_partitions
 
 
-def snapshot(made: IncidentService, outbox: object = None) -> bytes:
+def snapshot(state: IncidentState, outbox: object = None) -> bytes:
     """Everything a checkpoint stores, canonically (the outbox: as the checkpoint had it)."""
-    assert made.book is not None and made.policies is not None
-    scalars, sections = made._state()
+    scalars, sections = state.sections()
     return orjson.dumps({
-        "scalars": scalars, "sections": sections, "offsets": made.offsets,
-        "incidents": {i: incident_record(x) for i, x in made.book.incidents.items()},
-        "budgets": made.policies.budgets, "outbox": made.outbox if outbox is None else outbox,
-        "delivery_seq": made.delivery_seq}, option=orjson.OPT_SORT_KEYS)
-
-
-def feed(made: IncidentService, topic: str, events: list[dict[str, Any]]) -> list[Any]:
-    """Apply one batch of events on `topic`, checkpoint and publish; returns the outputs (the
-    outbox the checkpoint stored)."""
-    name = f"{topic}:0"
-    first = made.offsets.get(name, -1) + 1
-    batch = {TopicPartition(topic, 0): [Message(first + n, orjson.dumps(e))
-                                        for n, e in enumerate(events)]}
-    out, dead = made._apply(batch)
-    assert dead == []
-
-    asyncio.run(made._commit(out, dead))
-    return [list(item) for item in out]
+        "scalars": scalars, "sections": sections, "offsets": state.offsets,
+        "incidents": {i: incident_record(x) for i, x in state.book.incidents.items()},
+        "budgets": state.policies.budgets, "outbox": state.outbox if outbox is None else outbox,
+        "delivery_seq": state.delivery_seq}, option=orjson.OPT_SORT_KEYS)
 
 
 def budget(region: str, remaining: float, at: float) -> dict[str, object]:
@@ -117,36 +91,36 @@ def page(region: str, status: str, at: float) -> dict[str, object]:
 
 
 def test_thousands_of_paging_series_make_no_large_record() -> None:
-    recorder = Recorder()
-    made = service(recorder)
-    topics = made.topics
+    leader = Leader()
+    topics = SETTINGS.topics
     regions = [f"r{n:04d}" for n in range(3000)]
-    feed(made, topics.budgets, [budget(r, 0.5, T0) for r in regions])
-    feed(made, topics.alerts, [page(r, "firing", T0 + 1) for r in regions])
-    out = feed(made, topics.alerts, [alert("ticket-fast", "firing", T0 + 2, series={"region": r})
-                                     for r in regions])  # inhibited: no news but statistics
-    assert made.book is not None and len(made.book.incidents) == 3000
-    assert len(made.pending) == 3000 and len(made.noise.rows) == 6000
-    sizes = {key: len(value or b"") for key, value in recorder.changelog}
+    leader.feed(topics.budgets, [budget(r, 0.5, T0) for r in regions])
+    leader.feed(topics.alerts, [page(r, "firing", T0 + 1) for r in regions])
+    out = leader.feed(topics.alerts, [alert("ticket-fast", "firing", T0 + 2,
+                                            series={"region": r})
+                                      for r in regions])  # inhibited: no news but statistics
+    state = leader.state
+    assert len(state.book.incidents) == 3000
+    assert len(state.pending) == 3000 and len(state.noise.rows) == 6000
+    sizes = {key: len(value or b"") for key, value in leader.changelog}
     assert max(sizes.values()) < LIMIT, max(sizes.items(), key=lambda kv: kv[1])
     assert sizes[b"m"] < 4096, "the meta record holds offsets and counters only"
     # ... and it all comes back.
     assert len(out) == 3000
-    assert snapshot(restored(recorder.changelog, Recorder())) == snapshot(made, out)
+    assert snapshot(restored(leader.changelog).state) == snapshot(state, out)
 
 
 def test_removed_entries_are_deleted_for_good() -> None:
-    recorder = Recorder()
-    made = service(recorder)
-    feed(made, made.topics.alerts, [page("eu", "firing", T0)])
-    assert made.pending
-    made.pending.clear()  # delivered
-    feed(made, made.topics.deploys, [{"ts": format_ts(T0 + 5), "service": "checkout",
-                                      "version": "v2"}])  # (no incident event: no delivery)
-    deleted = [key for key, value in recorder.changelog if value is None]
+    leader = Leader()
+    leader.feed(SETTINGS.topics.alerts, [page("eu", "firing", T0)])
+    assert leader.state.pending
+    leader.state.pending.clear()  # delivered
+    leader.feed(SETTINGS.topics.deploys, [{"ts": format_ts(T0 + 5), "service": "checkout",
+                                           "version": "v2"}])  # (no incident event: no delivery)
+    deleted = [key for key, value in leader.changelog if value is None]
     assert any(key.startswith(b"s|pending|") for key in deleted), deleted
-    copy = restored(recorder.changelog, Recorder())
-    assert copy.pending == {} and snapshot(copy) == snapshot(made, copy.outbox)
+    copy = restored(leader.changelog).state
+    assert copy.pending == {} and snapshot(copy) == snapshot(leader.state, copy.outbox)
 
 
 def scripted() -> list[tuple[str, list[dict[str, Any]]]]:
@@ -172,36 +146,54 @@ def scripted() -> list[tuple[str, list[dict[str, Any]]]]:
     return batches
 
 
-def run(made: IncidentService, batches: list[tuple[str, list[dict[str, Any]]]]) -> list[bytes]:
+def run(leader: Leader, batches: list[tuple[str, list[dict[str, Any]]]]) -> list[bytes]:
     """Feed the batches; the snapshot after each checkpoint."""
     states = []
     for kind, events in batches:
-        if made.pending and kind == "deploys":
-            made.pending.popitem()  # a delivery done now and then
-        out = feed(made, getattr(made.topics, kind), events)
-        states.append(snapshot(made, out))
+        if leader.state.pending and kind == "deploys":
+            leader.state.pending.popitem()  # a delivery done now and then
+        out = leader.feed(getattr(SETTINGS.topics, kind), events)
+        states.append(snapshot(leader.state, out))
     return states
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_a_crash_anywhere_in_a_checkpoint_restores_the_last_complete_one(seed: int) -> None:
     batches = scripted()
-    recorder = Recorder()
-    states = run(service(recorder), batches)
-    log = recorder.changelog
+    first = Leader()
+    states = run(first, batches)
+    log = first.changelog
     metas = [n for n, (key, _) in enumerate(log) if key == b"m"]
     rnd = random.Random(seed)
     cut = rnd.randrange(metas[0] + 1, len(log))
     complete = sum(1 for n in metas if n < cut)  # checkpoints whose meta was stored
-    copy_recorder = Recorder()
-    copy = restored(log[:cut], copy_recorder)
-    assert snapshot(copy) == states[complete - 1]
+    copy = restored(log[:cut])
+    assert snapshot(copy.state) == states[complete - 1]
     # Carrying on from there (in other batches) and crashing again restores exactly too, even
     # when the records of the checkpoint cut short are not written again by a change.
     rest = batches[complete:]
     regrouped = [("budgets", []), *rest]
     later = run(copy, regrouped)
     for n in range(len(regrouped)):
-        again = [i for i, (key, _) in enumerate(copy_recorder.changelog) if key == b"m"][n]
-        log2 = log[:cut] + copy_recorder.changelog[:again + 1]
-        assert snapshot(restored(log2, Recorder())) == later[n]
+        again = [i for i, (key, _) in enumerate(copy.changelog) if key == b"m"][n]
+        log2 = log[:cut] + copy.changelog[:again + 1]
+        assert snapshot(restored(log2).state) == later[n]
+
+
+def test_a_changelog_of_the_first_layout_still_restores() -> None:
+    """Its meta record held the book's, policy's and noise maps, the pending deliveries and
+    the outbox; only incidents and budgets were records of their own."""
+    leader = Leader()
+    leader.feed(SETTINGS.topics.budgets, [budget("eu", 0.5, T0)])
+    out = leader.feed(SETTINGS.topics.alerts, [page("eu", "firing", T0 + 1)])
+    state = leader.state
+    record = b'{"seq":1,"state":%b,"previous":null}'
+    log: Changelog = [(b"i|" + i.encode(), record % orjson.dumps(incident_record(x)))
+                      for i, x in state.book.incidents.items()]
+    log += [(b"b|" + k.encode(), record % orjson.dumps(b)) for k, b in state.policies.budgets.items()]
+    log.append((b"m", orjson.dumps({
+        "seq": 1, "offsets": state.offsets, "book": book_meta(state.book),
+        "policy": state.policies.export(), "noise": state.noise.export(), "outbox": out,
+        "pending": list(state.pending.values()), "delivery_seq": state.delivery_seq,
+        "published": {}})))
+    assert snapshot(restored(log).state) == snapshot(state, out)

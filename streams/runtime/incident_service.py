@@ -58,8 +58,9 @@ from streams.runtime.kafka_io import (
     read_partitions,
     stop_clients,
 )
-from streams.runtime.partition import compact, dead_letter
+from streams.runtime.partition import compact
 from streams.runtime.settings import Settings, secret
+from streams.wire.dead_letter import dead_letter
 
 log = logging.getLogger(__name__)
 

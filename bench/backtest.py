@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.domain import evaluation
+from streams.domain.engine import ingest
 from streams.domain.engine.evaluation import Engine, EngineSettings
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import parse_ts
@@ -68,7 +68,7 @@ def throughput(events: int, repeat: int) -> None:
         for _ in range(repeat):
             for mode in rates:
                 # The per-event path alone, for comparison: batches never go column-wise.
-                evaluation._COLUMNAR_MIN = 64 if mode == "column-wise" else 1 << 62
+                ingest.COLUMNAR_MIN = 64 if mode == "column-wise" else 1 << 62
                 sink = io.BytesIO()
                 started = time.perf_counter()
                 result = run_backtest(slo_file, path, sink, stderr=sys.stderr, progress=False)

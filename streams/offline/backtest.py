@@ -12,10 +12,8 @@ import orjson
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import format_ts
-from streams.offline.jsonl import EventFile, decode_block
-from streams.offline.progress import Progress
-
-_REPORTED_BAD_LINES = 10
+from streams.offline.replay import BadLine, replay
+from streams.wire.dead_letter import dead_letter
 
 
 @dataclass
@@ -30,19 +28,6 @@ class BacktestResult:
     still_firing: list[dict[str, object]] = field(default_factory=list)
     series: int = 0
     bad_lines: Counter[str] = field(default_factory=Counter)
-
-
-def dead_letter(reason: str, source: str, line: int, payload: bytes) -> dict[str, object]:
-    """A dead-letter record for a bad line of a file (partition -1, offset = line number)."""
-    return {
-        "kind": "dead-letter",
-        "version": 1,
-        "reason": reason,
-        "topic": source,
-        "partition": -1,
-        "offset": line,
-        "payload": payload[:4096].decode("utf-8", "replace"),
-    }
 
 
 def run_backtest(
@@ -63,13 +48,6 @@ def run_backtest(
     dumps = orjson.dumps
     source = str(events_path)
 
-    def bad(number: int, reason: str, payload: bytes) -> None:
-        result.bad_lines[reason] += 1
-        if sum(result.bad_lines.values()) <= _REPORTED_BAD_LINES:
-            print(f"{source}:{number}: {reason}", file=stderr)
-        if dead_letters_out is not None:
-            dead_letters_out.write(dumps(dead_letter(reason, source, number, payload)) + b"\n")
-
     def flush() -> None:
         alerts, budgets = engine.drain()
         for alert in alerts:
@@ -80,26 +58,17 @@ def run_backtest(
                 budgets_out.write(dumps(snapshot) + b"\n")
             result.budgets += len(budgets)
 
-    with EventFile(events_path) as events:
-        meter = Progress(events.size, stderr, label="backtest", enabled=progress)
-        try:
-            for first, lines in events.blocks():
-                result.lines = first + len(lines) - 1
-                block = decode_block(first, lines)
-                for _, reason, _ in block.refused:
-                    engine.reject(reason.split(":")[0])
-                bad_events = [(*block.origin(i), reason)
-                              for i, reason in engine.ingest_batch(block.events)]
-                refused = [(number, line, reason) for number, reason, line in block.refused]
-                for number, payload, reason in sorted(refused + bad_events, key=lambda r: r[0]):
-                    bad(number, reason, payload)
-                flush()
-                meter.update(events.position, engine.stats.events)
-            engine.finish()
-            flush()
-        finally:
-            meter.close()
-    result.seconds = meter.elapsed
+    def dead(line: BadLine) -> None:
+        assert dead_letters_out is not None
+        # A file's line is a message of partition -1 at offset = its number.
+        record = dead_letter(line.reason, source, -1, line.number, line.payload)
+        dead_letters_out.write(dumps(record) + b"\n")
+
+    replayed = replay(events_path, [engine], flush, stderr=stderr, progress=progress,
+                      label="backtest", on_bad_line=None if dead_letters_out is None else dead)
+    result.lines = replayed.lines
+    result.seconds = replayed.seconds
+    result.bad_lines = replayed.bad_lines
     result.series = len(engine.series)
     result.first_ts, result.last_ts = engine.time_range
     at = engine.last_instant

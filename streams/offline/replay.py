@@ -1,8 +1,8 @@
-"""One pass over an events file into several engines, one per distinct candidate policy.
+"""One pass over an events file into one or more engines: the loop of backtest and tune.
 
 Each block of the file is decoded once and handed to every engine in file order, so each
-engine sees exactly what `sre-streams backtest` would feed it; memory stays bounded by the
-block whatever the file's size. Bad lines are reported like backtest reports them.
+engine sees exactly what the live worker would feed it; memory stays bounded by the block
+whatever the file's size.
 """
 
 from __future__ import annotations
@@ -14,48 +14,61 @@ from pathlib import Path
 from typing import TextIO
 
 from streams.domain.engine.evaluation import Engine
-from streams.offline.jsonl import EventFile, decode_block
+from streams.offline.decoding import decode_batch
+from streams.offline.jsonl import EventFile
 from streams.offline.progress import Progress
 
 _REPORTED_BAD_LINES = 10
 
 
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line refused whole, or one event of it the engine refused."""
+
+    number: int
+    reason: str
+    payload: bytes  # the line, or the event's JSON if it shared its line
+
+
 @dataclass
 class ReplayStats:
     seconds: float = 0.0
-    bad_lines: Counter[str] = field(default_factory=Counter)
+    lines: int = 0  # lines read
+    bad_lines: Counter[str] = field(default_factory=Counter)  # by reason
 
 
 def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[], None], *,
-           stderr: TextIO, progress: bool) -> ReplayStats:
+           stderr: TextIO, progress: bool, label: str,
+           on_bad_line: Callable[[BadLine], None] | None = None) -> ReplayStats:
     """Feed every event to every engine; `take_output` drains them after each block.
 
-    The first engine is the reference: its rejections are the ones reported, and its
-    statistics count the lines that held no event.
+    The first engine is the reference: its rejections are the bad lines (the first few
+    printed on `stderr`, each passed to `on_bad_line`), and its statistics count the lines
+    that held no event.
     """
     reference = engines[0]
     stats = ReplayStats()
     source = str(path)
-
-    def report(number: int, reason: str) -> None:
-        stats.bad_lines[reason.split(":")[0]] += 1
-        if sum(stats.bad_lines.values()) <= _REPORTED_BAD_LINES:
-            print(f"{source}:{number}: {reason}", file=stderr)
-
     with EventFile(path) as events:
-        meter = Progress(events.size, stderr, label="tune", enabled=progress)
+        meter = Progress(events.size, stderr, label=label, enabled=progress)
         try:
             for first, lines in events.blocks():
-                block = decode_block(first, lines)
-                refused = [(number, reason) for number, reason, _ in block.refused]
-                for _, reason in refused:
-                    reference.reject(reason.split(":")[0])
-                rejected = [(block.lines[i], reason)
-                            for i, reason in reference.ingest_batch(block.events)]
+                stats.lines = first + len(lines) - 1
+                block = decode_batch(lines, skip_blank=True)
+                for refusal in block.refusals.values():
+                    reference.reject(refusal.statistic)
+                bad = [BadLine(first + i, refusal.reason, lines[i])
+                       for i, refusal in block.refusals.items()]
+                bad += [BadLine(first + block.message_of(event), reason, block.payload_of(event))
+                        for event, reason in reference.ingest_batch(block.events)]
                 for engine in engines[1:]:
                     engine.ingest_batch(block.events)
-                for number, reason in sorted(refused + rejected):
-                    report(number, reason)
+                for line in sorted(bad, key=lambda line: line.number):
+                    stats.bad_lines[line.reason] += 1
+                    if sum(stats.bad_lines.values()) <= _REPORTED_BAD_LINES:
+                        print(f"{source}:{line.number}: {line.reason}", file=stderr)
+                    if on_bad_line is not None:
+                        on_bad_line(line)
                 take_output()
                 meter.update(events.position, reference.stats.events)
             for engine in engines:
@@ -65,4 +78,3 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
             meter.close()
     stats.seconds = meter.elapsed
     return stats
-

@@ -10,17 +10,17 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
 from operator import lt
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
+from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.checkpoint import Checkpoint, CheckpointLog
+from streams.wire.dead_letter import dead_letter
 
-PAYLOAD_LIMIT = 4096
 INGEST_CHUNK = 8192  # events per Engine.ingest_batch call: large enough to amortise its fixed
 # cost, small enough that its column-wise passes stay in the CPU cache (measured, 1M events)
 FIRST_RUN = 256  # events of the first run of a step with an output bound, before its rate is known
@@ -46,21 +46,6 @@ class Output:
     consumed: int = 0  # input records of the call this step covers (see `max_output`)
 
 
-@dataclass(frozen=True, slots=True)
-class _Decoded:
-    """The messages of a batch decoded, nothing counted yet."""
-
-    events: list[Any]
-    ends: Sequence[int]  # per message, the events up to and including its own
-    payloads: Sequence[bytes | None]  # per message, its dead-letter payload (None: the event's JSON)
-    rejects: dict[int, tuple[str, str]]  # message index -> (statistics reason, dead-letter reason)
-
-
-def dead_letter(reason: str, topic: str, partition: int, offset: int,
-                payload: bytes) -> dict[str, object]:
-    return {"kind": "dead-letter", "version": 1, "reason": reason, "topic": topic,
-            "partition": partition, "offset": offset,
-            "payload": payload[:PAYLOAD_LIMIT].decode("utf-8", "replace")}
 
 
 class PartitionProcessor:
@@ -121,60 +106,13 @@ class PartitionProcessor:
         """Decode messages (the i-th at offset `offset_at(i)`), then count their events."""
         out = Output()
         if values:
-            batch = self._decode_all(values) or self._decode_each(values)
+            batch = decode_batch(values, max_bytes=self.max_message_bytes)
             out.consumed = self._count(batch, offset_at, now, max_output, out)
             self.offset = offset_at(out.consumed - 1)
         out.alerts, out.budgets = self.engine.drain()
         return out
 
-    def _decode_all(self, values: list[bytes | None]) -> _Decoded | None:
-        """The common case, a pass of C per step: every message within the size limit, valid
-        JSON, and all objects or all non-empty arrays (else None: message by message)."""
-        try:
-            if max(map(len, values)) > self.max_message_bytes:  # type: ignore[arg-type]
-                return None
-            decoded: list[Any] = list(map(orjson.loads, values))  # type: ignore[arg-type]
-        except (TypeError, orjson.JSONDecodeError):  # an empty message, or bad JSON
-            return None
-        kinds = set(map(type, decoded))
-        if kinds == {dict}:
-            return _Decoded(decoded, range(1, len(decoded) + 1), values, {})
-        if kinds == {list} and all(decoded):
-            return _Decoded(list(chain.from_iterable(decoded)),
-                            list(accumulate(map(len, decoded))), [None] * len(decoded), {})
-        return None
-
-    def _decode_each(self, values: list[bytes | None]) -> _Decoded:
-        """Message by message: a bad one is rejected alone (when its run is counted)."""
-        events: list[Any] = []
-        ends: list[int] = []
-        payloads: list[bytes | None] = []
-        rejects: dict[int, tuple[str, str]] = {}
-        for i, raw in enumerate(values):
-            payloads.append(raw or b"")
-            ends.append(len(events))
-            if raw is None or len(raw) > self.max_message_bytes:
-                reason = "empty message" if raw is None else (
-                    f"message over the size limit ({len(raw)} > {self.max_message_bytes} bytes)")
-                rejects[i] = (reason, reason)
-                continue
-            try:
-                decoded = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                rejects[i] = ("invalid JSON", f"invalid JSON: {exc.args[0] if exc.args else exc}")
-                continue
-            if type(decoded) is list:
-                if not decoded:
-                    rejects[i] = ("empty batch", "empty batch")
-                    continue
-                events.extend(decoded)
-                payloads[i] = None
-            else:
-                events.append(decoded)
-            ends[i] = len(events)
-        return _Decoded(events, ends, payloads, rejects)
-
-    def _count(self, batch: _Decoded, offset_at: Callable[[int], int], now: float,
+    def _count(self, batch: DecodedBatch, offset_at: Callable[[int], int], now: float,
                max_output: int | None, out: Output) -> int:
         """Feed the events to the engine in runs of whole messages of about INGEST_CHUNK events;
         returns the messages counted (all, unless `max_output` was reached).
@@ -183,7 +121,7 @@ class PartitionProcessor:
         over hours of event time does not overshoot the bound by much.
         """
         engine = self.engine
-        events, ends, rejects = batch.events, batch.ends, batch.rejects
+        events, ends, refusals = batch.events, batch.ends, batch.refusals
         not_after = now + self.max_future
         first, total = 0, len(events)
         while first < len(ends):
@@ -198,21 +136,19 @@ class PartitionProcessor:
                            max(FIRST_RUN, begin * (max_output - made) // made))
             last = max(bisect_right(ends, begin + size, first), first + 1)  # messages first..last-1
             end = ends[last - 1]
-            for i in range(first, last) if rejects else ():
-                if i in rejects:
-                    stat, reason = rejects[i]
-                    engine.reject(stat)
-                    out.dead_letters.append(dead_letter(reason, self.topic, self.partition,
+            for i in range(first, last) if refusals else ():
+                if i in refusals:
+                    refusal = refusals[i]
+                    engine.reject(refusal.statistic)
+                    out.dead_letters.append(dead_letter(refusal.reason, self.topic, self.partition,
                                                         offset_at(i), batch.payloads[i] or b""))
             if end > begin:
                 self.last_event_at = time.monotonic()
                 for position, reason in engine.ingest_batch(events[begin:end], not_after=not_after):
-                    i = bisect_right(ends, begin + position)
-                    payload = batch.payloads[i]
-                    if payload is None:
-                        payload = orjson.dumps(events[begin + position])
+                    event = begin + position
                     out.dead_letters.append(dead_letter(reason, self.topic, self.partition,
-                                                        offset_at(i), payload))
+                                                        offset_at(batch.message_of(event)),
+                                                        batch.payload_of(event)))
             first = last
             if max_output is not None and len(engine.alerts) + len(engine.budgets) >= max_output:
                 break

@@ -109,7 +109,8 @@ def tune(slo_file: SloFile, events: str | Path, incidents: Sequence[LabelledInci
             recorders[key].add(alerts)
             charts.add(budgets)
 
-    stats = replay(events, list(engines.values()), take_output, stderr=stderr, progress=progress)
+    stats = replay(events, list(engines.values()), take_output, stderr=stderr,
+                   progress=progress, label="tune")
     reference = engines[configured]
     first, last = reference.time_range
     if not reference.stats.samples or first is None or last is None:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.domain.engine.classify import InvalidEvent
+from streams.domain.engine.columns import ColumnClassifier
 from streams.domain.engine.evaluation import Engine, EngineSettings
 from streams.domain.slo.loader import parse_slo_text
 
@@ -102,6 +103,6 @@ def test_a_plain_batch_takes_the_column_path() -> None:
                "latency_ms": 5.0, "operation": "GET /"} for i in range(200)]
     engine.ingest(events[0])
     engine.ingest(events[60])  # the first evaluation; after it batches go column-wise
-    assert engine._columns.classify(events) is not None
+    assert ColumnClassifier(SLOS.slos).classify(events) is not None
     assert engine.ingest_batch(events[61:]) == []
     assert engine.stats.samples == 2 * 141

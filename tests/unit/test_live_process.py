@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import pairwise
 from unittest.mock import patch
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.loader import parse_slo_text
+from streams.offline import decoding
 from streams.runtime import partition as live
 from streams.runtime.partition import Output, PartitionProcessor
 
@@ -59,9 +61,9 @@ def processor() -> PartitionProcessor:
     return PartitionProcessor(SLOS, EngineSettings(), "requests", 0, LIMIT, 60.0)
 
 
-def message_by_message(proc: PartitionProcessor) -> PartitionProcessor:
-    proc._decode_all = lambda values: None  # type: ignore[method-assign]
-    return proc
+def message_by_message() -> AbstractContextManager[object]:
+    """Decoding without the one-pass shortcut."""
+    return patch.object(decoding, "decode_together", lambda values, max_bytes=None: None)
 
 
 def letters(out: Output) -> list[bytes]:
@@ -101,7 +103,8 @@ def run(proc: PartitionProcessor, values: list[bytes | None], cuts: list[int],
 def test_a_batch_has_the_effect_of_its_messages_decoded_one_by_one(
     values: list[bytes | None], cuts: list[int], as_messages: bool, chunk: int,
 ) -> None:
-    reference = run(message_by_message(processor()), values, cuts, as_messages=False)
+    with message_by_message():
+        reference = run(processor(), values, cuts, as_messages=False)
     with patch.object(live, "INGEST_CHUNK", chunk):  # events of a batch engine-fed in runs
         assert run(processor(), values, cuts, as_messages) == reference
 

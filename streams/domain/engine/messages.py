@@ -1,0 +1,143 @@
+"""The engine's output messages: alert events (contracts §5) and budget snapshots.
+
+Every message the engine emits is built here, so switching them to typed messages is one
+change in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import orjson
+
+from streams.domain.engine.alerts import burn_rate, sli
+from streams.domain.engine.rules import Transition
+from streams.domain.engine.series import Series
+from streams.domain.slo.model import AlertRule, Slo
+from streams.domain.timestamps import format_ts
+
+
+def alert_id(slo: str, series: Mapping[str, str], rule: str) -> str:
+    """Stable dedup key of one rule on one series of one SLO."""
+    canonical = orjson.dumps([slo, series, rule], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:24]
+
+
+def alert_event(
+    *,
+    slo: Slo,
+    series: Mapping[str, str],
+    rule: AlertRule,
+    firing: bool,
+    at: float,
+    started_at: float,
+    burn_long: float,
+    burn_short: float,
+    budget_remaining: float,
+    identifier: str | None = None,
+    period_bad: int | None = None,
+    burning_since: float | None = None,
+) -> dict[str, object]:
+    """The alert event of one transition, as published on `sre.alerts`."""
+    factor = rule.factor(slo.window)
+    where = ", ".join(f"{k}={v}" for k, v in series.items())
+    subject = f"{slo.name} ({where})" if where else slo.name
+    if firing:
+        summary = (
+            f"{subject} is burning its error budget {burn_long:.1f}x over {rule.long_label} and "
+            f"{burn_short:.1f}x over {rule.short_label} (threshold {factor:g}x)"
+        )
+    else:
+        summary = f"{subject} is no longer burning its error budget at {factor:g}x"
+    annotations = {"summary": summary}
+    if slo.runbook_url:
+        annotations["runbook_url"] = slo.runbook_url
+    event: dict[str, object] = {
+        "kind": "alert",
+        "version": 1,
+        "id": identifier or alert_id(slo.name, series, rule.name),
+        "status": "firing" if firing else "resolved",
+        "slo": slo.name,
+        "service": slo.service,
+        "series": dict(series),
+        "rule": rule.name,
+        "severity": rule.severity.value,
+        "long_window": rule.long_label,
+        "short_window": rule.short_label,
+        "threshold": factor,
+        "burn_rate_long": burn_long,
+        "burn_rate_short": burn_short,
+        "error_budget_remaining": budget_remaining,
+        "at": format_ts(at),
+        "started_at": format_ts(started_at),
+        "labels": dict(slo.labels),
+        "annotations": annotations,
+    }
+    if period_bad is not None:
+        event["period_bad_events"] = period_bad  # bad events in the budget period at `at`
+    if firing and burning_since is not None:
+        # Since when the short window has burnt faster than 1x: the start of detection.
+        event["burning_since"] = format_ts(burning_since)
+    return event
+
+
+def alert_message(series: Series, transition: Transition, at: float) -> dict[str, object]:
+    """The alert event of a transition of one rule of a series at instant `at`."""
+    runtime = series.runtime
+    counters = series.counters
+    spec = runtime.rules[transition.rule]
+    objective = runtime.slo.objective
+    return alert_event(
+        slo=runtime.slo,
+        series=series.labels,
+        rule=spec.rule,
+        firing=transition.firing,
+        at=at,
+        started_at=transition.started_at,
+        burn_long=burn_rate(counters.good[spec.long], counters.total[spec.long], objective),
+        burn_short=burn_rate(counters.good[spec.short], counters.total[spec.short], objective),
+        budget_remaining=budget_remaining(series),
+        identifier=alert_id(runtime.slo.name, series.labels, spec.rule.name),
+        period_bad=counters.total[runtime.period] - counters.good[runtime.period],
+        burning_since=transition.burning_since,
+    )
+
+
+def budget_remaining(series: Series) -> float:
+    """The error budget left over the SLO's period (negative once overspent)."""
+    runtime = series.runtime
+    counters = series.counters
+    period = runtime.period
+    return 1.0 - burn_rate(counters.good[period], counters.total[period], runtime.slo.objective)
+
+
+def budget_message(series: Series, at: float) -> dict[str, object]:
+    """The budget of one series at event time `at` (published on `sre.budgets`)."""
+    runtime = series.runtime
+    slo = runtime.slo
+    counters = series.counters
+    period = runtime.period
+    return {
+        "kind": "budget",
+        "version": 1,
+        "slo": slo.name,
+        "service": slo.service,
+        "series": dict(series.labels),
+        "at": format_ts(at),
+        "objective": slo.objective,
+        "window": slo.window_label,
+        "good": counters.good[period],
+        "total": counters.total[period],
+        "sli": sli(counters.good[period], counters.total[period]),
+        "error_budget_remaining": budget_remaining(series),
+        "burn_rates": {
+            label: burn_rate(counters.good[w], counters.total[w], slo.objective)
+            for w, label in enumerate(runtime.window_labels)
+        },
+        "firing": [
+            spec.rule.name for spec, since in zip(runtime.rules, series.started, strict=True)
+            if since is not None
+        ],
+        "labels": dict(slo.labels),
+    }

@@ -20,8 +20,8 @@ import pytest
 
 from streams.cli.main import run
 from streams.domain.timestamps import format_ts
+from tests.conftest import BLIPS_SLO_FILE, blips_and_outage, write_events
 from tests.schema_support import assert_valid
-from tests.unit.test_tune_scenarios import SLO_FILE, blips_and_outage, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -40,7 +40,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tune")
     events, incident = blips_and_outage()
     slos = folder / "slos.yaml"
-    slos.write_text(SLO_FILE)
+    slos.write_text(BLIPS_SLO_FILE)
     incidents = folder / "incidents.jsonl"
     incidents.write_bytes(orjson.dumps({"slo": "api", "start": format_ts(incident.start),
                                         "end": format_ts(incident.end), "title": "total outage"}) + b"\n")

@@ -63,15 +63,18 @@ def gates(live: Live, service: str = "checkout", **query: str) -> list[dict[str,
 
 
 def wait_for_snapshot(live: Live, at: str) -> list[dict[str, Any]]:
-    """Until both workers' gates answer from the checkout snapshot at `at`."""
+    """Both workers' gate answers, once both answer from the checkout snapshot at `at`."""
+    answers: list[dict[str, Any]] = []
+
     def arrived() -> bool:
         try:
-            return all(g["slos"] and g["slos"][0]["at"] == at for g in gates(live))
+            answers[:] = gates(live)
         except AssertionError:
             return False  # a worker not ready yet (503)
+        return all(g["slos"] and g["slos"][0]["at"] == at for g in answers)
 
     wait_for(arrived, 120, live, f"the budget snapshot at {at}")
-    return gates(live)
+    return answers
 
 
 def test_the_gate_follows_the_budget_from_either_worker_with_overrides_and_violations(

@@ -24,7 +24,7 @@ from streams.tune.reports.chart import timeline_chart
 from streams.tune.reports.document import Inputs, report_document
 from streams.tune.reports.html import html_report
 from streams.tune.reports.markdown import markdown_report
-from streams.tune.reports.png import to_png
+from streams.tune.reports.svg import to_svg
 from streams.tune.tuning import TuneError, TuneResult, tune
 
 PROG = "sre-streams tune"
@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--policy", action="extend", nargs="+", metavar="NAME", default=[],
                         help="score only these candidates (repeatable; default: all)")
     parser.add_argument("--report", metavar="FILE.md|FILE.html",
-                        help="write the report here: Markdown with PNG charts beside it, or HTML")
+                        help="write the report here: Markdown with SVG charts beside it, or HTML")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--warm-up", help="time before scoring starts (default: the longest window "
                                           "of any candidate, at most half the data)")
@@ -133,8 +133,9 @@ def _write_report(path: Path, result: TuneResult, inputs: Inputs) -> None:
         charted = slo.charted_series()
         for number, series in enumerate(charted, start=1):
             suffix = f"-{number}" if len(charted) > 1 else ""
-            image = path.with_name(f"{path.stem}-{slo.slo.name}{suffix}.png")
-            image.write_bytes(to_png(timeline_chart(slo, series, result.data)))
+            image = path.with_name(f"{path.stem}-{slo.slo.name}{suffix}.svg")
+            image.write_text(to_svg(timeline_chart(slo, series, result.data)) + "\n",
+                             encoding="utf-8")
             images[(slo.slo.name, series)] = image.name
     path.write_text(markdown_report(result, inputs, images), encoding="utf-8")
 

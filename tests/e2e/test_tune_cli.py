@@ -12,6 +12,7 @@ import subprocess
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import orjson
@@ -19,11 +20,12 @@ import pytest
 
 from streams.cli.main import run
 from streams.domain.timestamps import format_ts
+from tests.conftest import BLIPS_SLO_FILE, blips_and_outage, write_events
 from tests.schema_support import assert_valid
-from tests.unit.test_tune_scenarios import SLO_FILE, blips_and_outage, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+SVG = "{http://www.w3.org/2000/svg}"
 PAGE_RED, INCIDENT_PURPLE, BURN_BLUE = (0xD6, 0x27, 0x28), (0x6A, 0x3D, 0x9A), (0x1F, 0x77, 0xB4)
 
 
@@ -38,7 +40,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tune")
     events, incident = blips_and_outage()
     slos = folder / "slos.yaml"
-    slos.write_text(SLO_FILE)
+    slos.write_text(BLIPS_SLO_FILE)
     incidents = folder / "incidents.jsonl"
     incidents.write_bytes(orjson.dumps({"slo": "api", "start": format_ts(incident.start),
                                         "end": format_ts(incident.end), "title": "total outage"}) + b"\n")
@@ -102,16 +104,22 @@ def test_gzip_and_batched_events_give_the_same_report(files: dict[str, Path], tm
     assert strip.sub(b"", batched) == strip.sub(b"", plain)
 
 
-def test_the_markdown_report_has_its_png_chart_beside_it(files: dict[str, Path], tmp_path: Path) -> None:
+def test_the_markdown_report_has_its_svg_chart_beside_it(files: dict[str, Path], tmp_path: Path) -> None:
     report = tmp_path / "tuning.md"
     code, out, err = tune(files, "--report", str(report))
     assert code == 0, err
     assert out == b"" and f"report written to {report}" in err
-    assert "![api: burn rates, alert spans and labelled incidents](tuning-api.png)" in report.read_text()
-    width, height, pixels = read_png((tmp_path / "tuning-api.png").read_bytes())
-    assert (width, height) == (2400, 1020)
-    for colour in (PAGE_RED, INCIDENT_PURPLE, BURN_BLUE):
-        assert count_near(pixels, colour) > 100, colour
+    assert "![api: burn rates, alert spans and labelled incidents](tuning-api.svg)" in report.read_text()
+    chart = ElementTree.parse(tmp_path / "tuning-api.svg").getroot()  # a file of its own: XML
+    assert chart.tag == SVG + "svg"
+    assert (chart.get("width"), chart.get("height")) == ("1200", "510")
+    drawn = [(element.tag.removeprefix(SVG), element.get("class"),
+              element.get("stroke") if element.get("fill") == "none" else element.get("fill"))
+             for element in chart.iter()]
+    for tag, role, colour in (("rect", "alert page", PAGE_RED), ("rect", "incident", INCIDENT_PURPLE),
+                              ("polyline", "burn-rate", BURN_BLUE)):
+        assert (tag, role, "#" + bytes(colour).hex()) in drawn, (tag, role)
+    assert sum(1 for tag, _, _ in drawn if tag == "polyline") == 5  # 5m, 1h, 6h, 1d and 3d
 
 
 def test_the_html_report_renders_in_headless_chromium(files: dict[str, Path], tmp_path: Path) -> None:

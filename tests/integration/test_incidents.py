@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import format_ts, parse_ts
-from streams.runtime.kafka_io import client_options
-from streams.synthetic.traffic import iter_jsonl, preset
-from tests.integration.conftest import Live
-from tests.integration.receiver import HttpReceiver
-from tests.integration.test_recovery import REPLAY_IDLE, kill, read, ready, wait_for
+from tests.integration.conftest import (
+    REPLAY_IDLE,
+    T0,
+    HttpReceiver,
+    Live,
+    kill,
+    produce,
+    read,
+    scenario,
+    send,
+    wait_for,
+)
 from tests.schema_support import assert_valid
 
 pytestmark = pytest.mark.integration
 
-T0 = parse_ts("2026-11-23T00:00:00Z")
 OUTAGE = T0 + 40 * 60  # the preset's outage: 15 minutes from a third of the two hours
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 
@@ -61,41 +65,13 @@ notify:
 Message = dict[str, object]
 
 
-def scenario(tmp_path: Path, cut: float) -> tuple[Path, Path]:
-    """The two-hour outage scenario, in two files: events before `cut` and the rest."""
-    lines = list(iter_jsonl(preset("outage", start=T0, duration=2 * 3600, rate=25, seed=3)))
-    first, rest = tmp_path / "first.jsonl", tmp_path / "rest.jsonl"
-    first.write_bytes(b"".join(line for line in lines if orjson.loads(line)["ts"] < cut))
-    rest.write_bytes(b"".join(line for line in lines if orjson.loads(line)["ts"] >= cut))
-    return first, rest
-
-
 def start(live_factory: Callable[..., Live], tmp_path: Path, receiver: HttpReceiver,
           team: str) -> Live:
     slos = tmp_path / "slos.yaml"
     slos.write_text(SLO_FILE.format(team=team, url=receiver.url("")))
     live = live_factory(slos, SRE_IDLE_TIMEOUT=REPLAY_IDLE, TEST_PD_KEY=ROUTING_KEY)
     live.start_worker("w1")
-    wait_for(ready(live, "w1"), 90, live, "the worker")
     return live
-
-
-def produce(live: Live, events: Path) -> None:
-    done = live.cli("produce", "--events", str(events), "--quiet")
-    assert done.returncode == 0, done.stderr
-
-
-def send(live: Live, topic: str, *messages: Message) -> None:
-    async def run() -> None:
-        producer = AIOKafkaProducer(**client_options(live.settings))
-        await producer.start()
-        try:
-            for message in messages:
-                await producer.send_and_wait(topic, orjson.dumps(message))
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
 
 
 def incidents(live: Live) -> list[Message]:
@@ -258,7 +234,6 @@ def test_silences_end_and_tickets_are_inhibited_on_the_real_broker(
     slos.write_text(NOISE_FILE)
     live = live_factory(slos, SRE_IDLE_TIMEOUT=REPLAY_IDLE)
     live.start_worker("w1")
-    wait_for(ready(live, "w1"), 90, live, "the worker")
     # Silence the service until 30 s into the outage: page-slow fires under it (00:40:20), and
     # is news when it ends; the ticket fires while a page does: inhibited.
     until = OUTAGE + 30

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from streams.domain.timestamps import parse_ts
 from streams.runtime.kafka_io import client_options
 from streams.synthetic.traffic import iter_jsonl, preset
-from tests.integration.conftest import Live
+from tests.integration.conftest import Live, wait_for
 from tests.schema_support import assert_valid
 
 pytestmark = pytest.mark.integration
@@ -160,17 +160,16 @@ def test_two_workers_split_the_partitions_and_together_equal_one(
     expected = sorted((orjson.loads(line) for line in backtest.read_bytes().splitlines()), key=key)
     last_ts = max(orjson.loads(line)["ts"] for line in events.read_bytes().splitlines())
 
-    live.start_worker("w1")
-    live.start_worker("w2")
-    # Produce only once both members hold partitions: the split, not a rebalance, is tested.
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        held = [assigned_input(tmp_path / f"{name}.log") for name in ("w1", "w2")]
-        if all(held) and sorted(held[0] + held[1]) == [0, 1, 2, 3]:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail("the two workers did not both get partitions:\n" + live.logs())
+    live.start_worker("w1", wait=False)
+    live.start_worker("w2", wait=False)
+
+    def split() -> bool:
+        """Both members hold partitions: produce only then, so that the split, not a rebalance,
+        is tested."""
+        held = [live.partitions(name) for name in ("w1", "w2")]
+        return all(held) and sorted(held[0] + held[1]) == [0, 1, 2, 3]
+
+    wait_for(split, 90, live, "the two workers to split the partitions (GET /healthz)")
     sent = live.cli("produce", "--events", str(events), "--batch", "50", "--quiet")
     assert sent.returncode == 0, sent.stderr
 
@@ -182,9 +181,3 @@ def test_two_workers_split_the_partitions_and_together_equal_one(
     assert within == expected, live.logs()
     assert len({a["series"].get("region") for a in expected}) >= 1  # type: ignore[attr-defined]
 
-
-def assigned_input(log: Path) -> list[int]:
-    """The input partitions a worker holds, from its last assignment line."""
-    lines = [line for line in log.read_text(errors="replace").splitlines()
-             if "input partitions assigned: " in line]
-    return orjson.loads(lines[-1].split("input partitions assigned: ")[1]) if lines else []  # type: ignore[no-any-return]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,19 +14,14 @@ import orjson
 import pytest
 
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka_io import read_after
 from streams.synthetic.traffic import iter_jsonl, preset
-from tests.integration.conftest import Live
+from tests.integration.conftest import REPLAY_IDLE, Live, kill, read, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SLOS = ROOT / "examples" / "slos.yaml"
 
 Message = dict[str, object]
-# A replay must never look idle: the bundled broker under-reports a partition's end offset
-# (one past the first record of its last batch), so "no lag" can be wrong by a batch, and a
-# pause of the consumer longer than the idle timeout would then move event time to the clock.
-REPLAY_IDLE = "30s"
 
 
 @dataclass
@@ -73,19 +65,6 @@ def canonical(message: Message) -> bytes:
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 
-def read(live: Live, topic: str, quiet_ms: int = 1000) -> list[Message]:
-    return [orjson.loads(v) for v in asyncio.run(read_after(live.settings, topic, {},
-                                                            quiet_ms=quiet_ms))]
-
-
-def wait_for(what: Callable[[], bool], timeout: float, live: Live, doing: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {doing}\n{live.logs()}")
-        time.sleep(0.2)
-
-
 def assert_as_uninterrupted(live: Live, expected: Expected) -> None:
     """Alerts exactly once each; every budget snapshot equal to backtest's (repeats allowed)."""
     def within(topic: str) -> list[Message]:
@@ -118,11 +97,6 @@ def write_diff(live: Live, name: str, got: list[Message], expected: list[Message
         lines(expected), lines(got), "expected (backtest)", "live")))
 
 
-def ready(live: Live, name: str) -> Callable[[], bool]:
-    return lambda: "input partitions assigned" in (live.workdir / f"{name}.log").read_text(
-        errors="replace")
-
-
 def produce_in_background(live: Live, events: Path) -> subprocess.Popen[bytes]:
     """One event per message, so that processing takes long enough to be interrupted."""
     return subprocess.Popen([sys.executable, "-m", "streams", "produce", "--events",
@@ -137,14 +111,7 @@ def start_replay(live_factory: Callable[..., Live], tmp_path: Path,
     expected = expected_run(live, tmp_path, seed=seed)
     first, second = expected.halves()
     live.start_worker("w1")
-    wait_for(ready(live, "w1"), 90, live, "the worker")
     return live, expected, produce_in_background(live, first), second
-
-
-def kill(live: Live, index: int) -> None:
-    process = live.workers[index]
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(10)
 
 
 def test_sigkill_mid_stream_loses_nothing_and_repeats_no_alert(

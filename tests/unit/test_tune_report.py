@@ -1,10 +1,9 @@
-"""The pieces the tune reports are written with: figures as text, and the PNG charts' font."""
+"""The pieces the tune reports are written with: figures as text."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.tune.reports.font import _GLYPHS, GLYPH_HEIGHT, GLYPH_WIDTH, glyph
 from streams.tune.reports.humanize import duration, objective, percent, rate
 
 
@@ -20,9 +19,3 @@ def test_figures() -> None:
     assert (objective(0.999), objective(0.99), percent(0.0193), rate(24.0), rate(0.667)) == (
         "99.9%", "99%", "1.9%", "24", "0.67")
 
-
-def test_every_glyph_fits_its_cell() -> None:
-    for char in _GLYPHS:
-        rows = glyph(char)
-        assert len(rows) == GLYPH_HEIGHT and all(0 <= row < 2 ** GLYPH_WIDTH for row in rows), char
-    assert glyph("a") == glyph("A") and glyph("€") == glyph("?")

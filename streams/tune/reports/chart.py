@@ -1,4 +1,4 @@
-"""The timeline chart of one SLO series as a list of shapes, drawn by the SVG and PNG renderers.
+"""The timeline chart of one SLO series as a list of shapes, drawn by the SVG renderer.
 
 Top: burn rate of the configured policy's windows on a log scale, its thresholds dashed,
 labelled incidents shaded, the warm-up greyed. Below: one lane per candidate policy with its

@@ -28,7 +28,7 @@ TIMELINE_COLUMNS = 72
 _SPARKS = " ▁▂▃▄▅▆▇█"
 _PAGE, _TICKET, _QUIET = "█", "▒", "·"
 
-Images = Mapping[tuple[str, SeriesLabels], str]  # (SLO, series) -> PNG path relative to the report
+Images = Mapping[tuple[str, SeriesLabels], str]  # (SLO, series) -> SVG path relative to the report
 
 
 def markdown_report(result: TuneResult, inputs: Inputs, images: Images | None = None) -> str:

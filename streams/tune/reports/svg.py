@@ -1,4 +1,7 @@
-"""A chart as inline SVG; each shape's role becomes its class, so a page can style it."""
+"""A chart as SVG, inline in the HTML report or a file beside the Markdown one.
+
+Each shape's role becomes its class, so that a page can style it.
+"""
 
 from __future__ import annotations
 

@@ -32,10 +32,12 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.cli.render import render_alert, render_incident
 from streams.domain.slo.loader import load_slo_file
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import format_ts
-from streams.runtime.kafka_io import client_options, ensure_topics, render_alert, render_incident
+from streams.runtime.kafka_clients import client_options, ensure_topics
+from streams.runtime.lifecycle import terminate
 from streams.runtime.local_broker import LocalBroker, free_port
 from streams.runtime.settings import Settings
 from streams.synthetic.traffic import Incident, Scenario, generate
@@ -335,17 +337,6 @@ def _start_worker(settings: Settings, workdir: Path, slos: Path,
                             start_new_session=True, cwd=workdir)
 
 
-def _stop_worker(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -381,7 +372,7 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
         return asyncio.run(_main(settings, out, duration, tty, worker, port))
     finally:
         if worker is not None:
-            _stop_worker(worker)
+            terminate(worker, grace=15.0)
         if broker is not None:
             broker.stop()
         if keep:

@@ -50,14 +50,9 @@ from streams.domain.policy import series_key as budget_key
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.integrations.delivery import Attempt, RateLimiter, send
-from streams.runtime.kafka_io import (
-    client_options,
-    ensure_topics,
-    finishing,
-    read_after,
-    read_partitions,
-    stop_clients,
-)
+from streams.runtime.changelog import read_after, read_partitions
+from streams.runtime.kafka_clients import client_options, ensure_topics
+from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.partition import compact, dead_letter
 from streams.runtime.settings import Settings, secret
 

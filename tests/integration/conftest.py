@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.runtime.kafka_io import ensure_topics, tail
+from streams.cli.tail import tail
+from streams.runtime.kafka_clients import ensure_topics
+from streams.runtime.lifecycle import terminate
 from streams.runtime.local_broker import LocalBroker, free_port
 from streams.runtime.settings import Settings
 
@@ -84,15 +85,7 @@ class Live:
                          for p in sorted(self.workdir.glob("*.log")))
 
     def stop(self) -> None:
-        for process in self.workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.workers:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        terminate(*self.workers, grace=20.0)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka_io import read_after
+from streams.runtime.changelog import read_after
 from streams.synthetic.traffic import iter_jsonl, preset
 from tests.integration.conftest import Live
 

@@ -34,9 +34,7 @@ def seconds(raw: object, *, zero: bool = False) -> float:
     """A duration setting in seconds (`30s`, `5m`, a bare number); `zero` also allows 0."""
     if zero and (raw == 0 or (isinstance(raw, str) and raw.strip() in {"0", "0s"})):
         return 0.0
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw) if raw > 0 else parse_duration(raw)  # parse_duration names the problem
-    return parse_duration(str(raw))
+    return parse_duration(raw if isinstance(raw, int | float | str) else str(raw))
 
 
 def _positive_seconds(raw: object) -> float:

@@ -17,6 +17,7 @@ from streams.domain.slo.loader import load_slo_file
 from streams.runtime.api import ApiService
 from streams.runtime.engine_service import EngineService
 from streams.runtime.incident_service import IncidentService
+from streams.runtime.kafka_clients import sasl_password, ssl_context
 from streams.runtime.logs import quiet_kafka_client
 from streams.runtime.settings import Settings
 
@@ -26,22 +27,10 @@ log = logging.getLogger(__name__)
 def _credentials(settings: Settings) -> Any:
     if settings.sasl_mechanism:
         return faust.SASLCredentials(
-            username=settings.sasl_username, password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism,
-            ssl_context=_ssl(settings) if settings.security_protocol == "SASL_SSL" else None,
+            username=settings.sasl_username, password=sasl_password(settings),
+            mechanism=settings.sasl_mechanism, ssl_context=ssl_context(settings),
         )
-    if settings.security_protocol == "SSL":
-        return _ssl(settings)
-    return None
-
-
-def _ssl(settings: Settings) -> Any:
-    import ssl
-
-    context = ssl.create_default_context(cafile=settings.ssl_cafile)
-    if settings.ssl_certfile:
-        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
-    return context
+    return ssl_context(settings)
 
 
 class SreApp(faust.App):

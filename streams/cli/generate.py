@@ -7,21 +7,21 @@ import dataclasses
 import gzip
 import math
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from itertools import islice
 from typing import BinaryIO, TextIO
 
+from streams.domain.timestamps import TimestampError, format_ts, parse_ts
 from streams.synthetic.traffic import (
     DEFAULT_REGIONS,
     DEFAULT_SERVICES,
     PRESET_NAMES,
     RequestEvent,
     Scenario,
-    _seconds,
     encode_jsonl,
     generate,
     parse_incident,
     preset,
+    seconds,
 )
 
 PROG = "sre-streams generate"
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         return 1
     if not args.quiet:
         span = (
-            f"{_rfc3339(tally.first)} .. {_rfc3339(tally.last)}"
+            f"{format_ts(tally.first)} .. {format_ts(tally.last)}"
             if tally.first is not None and tally.last is not None
             else "no events"
         )
@@ -120,7 +120,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     scenario = preset(
         args.scenario,
         start=_start(args.start),
-        duration=_seconds(args.duration, "--duration"),
+        duration=seconds(args.duration, "--duration"),
         rate=_number(args.rate, "--rate"),
         seed=_integer(args.seed, "--seed", minimum=0),
         services=_names(args.services, "--services") or DEFAULT_SERVICES,
@@ -170,19 +170,11 @@ def _start(text: str) -> float:
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return parse_ts(text)
+    except TimestampError:
         raise ValueError(
             f"--start must be RFC 3339 (e.g. {DEFAULT_START}) or epoch seconds, got {text!r}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _rfc3339(ts: float) -> str:
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _number(text: str, option: str) -> float:

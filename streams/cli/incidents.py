@@ -16,7 +16,8 @@ from aiokafka.errors import KafkaError
 from streams.domain.durations import DurationError, parse_duration
 from streams.domain.incidents.book import CommandError, IncidentBook
 from streams.domain.timestamps import format_ts, parse_ts
-from streams.runtime.kafka_io import read_after, send_commands
+from streams.runtime.changelog import read_after
+from streams.runtime.kafka_clients import send_commands
 from streams.runtime.settings import Settings, SettingsError
 
 

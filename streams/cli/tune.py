@@ -16,7 +16,7 @@ from streams.domain.engine.counters import PlanError
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.incidents.noise import row_key
 from streams.domain.slo.model import SloFile
-from streams.runtime.kafka_io import read_after
+from streams.runtime.changelog import read_after
 from streams.runtime.settings import Settings, SettingsError, duration_setting, from_env
 from streams.tune.catalog import candidates, select
 from streams.tune.incidents import SeriesLabels, load_incidents
@@ -72,10 +72,11 @@ def run(args: argparse.Namespace, load_slos: LoadSlos, stdout: BinaryIO, stderr:
     try:
         settings = EngineSettings(
             eval_interval=duration_setting(args.eval_interval, "eval_interval", 10.0),
-            lateness=_duration(args.lateness, "lateness", 5.0),
+            lateness=duration_setting(args.lateness, "lateness", 5.0, zero=True),
             budget_interval=None,
         )
-        warm_up = None if args.warm_up is None else _duration(args.warm_up, "warm_up", 0.0)
+        warm_up = None if args.warm_up is None else duration_setting(args.warm_up, "warm_up", 0.0,
+                                                                    zero=True)
         _check_report(args.report)
         events = _readable(args.events)
         incidents = load_incidents(args.incidents, slo_file) if args.incidents else []
@@ -187,13 +188,6 @@ def _readable(name: str) -> Path:
         raise ValueError(f"cannot read events file {path}: "
                          f"{'no such file' if not path.exists() else 'not a file'}")
     return path
-
-
-def _duration(flag: str | None, name: str, default: float) -> float:
-    """A duration flag that may also be 0 (`--lateness 0`, `--warm-up 0`)."""
-    if flag is not None and flag.strip() in {"0", "0s"}:
-        return 0.0
-    return duration_setting(flag, name, default)
 
 
 def _usage(problem: object, stderr: TextIO) -> int:

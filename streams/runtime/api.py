@@ -258,7 +258,7 @@ class ApiService(mode.Service):
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not value:
             raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
-        if not hmac.compare_digest(value.strip().encode(), token.encode()):
+        if not hmac.compare_digest(value.strip().encode(), token.get_secret_value().encode()):
             raise ApiError(401, "invalid token")
 
 

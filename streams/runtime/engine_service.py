@@ -33,15 +33,11 @@ from aiokafka.partitioner import murmur2
 
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
+from streams.runtime.changelog import read_partitions
 from streams.runtime.checkpoint import compact
 from streams.runtime.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
-from streams.runtime.kafka_io import (
-    client_options,
-    ensure_topics,
-    finishing,
-    read_partitions,
-    stop_clients,
-)
+from streams.runtime.kafka_clients import client_options, ensure_topics
+from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.partition import Output, PartitionProcessor
 from streams.runtime.settings import Settings
 

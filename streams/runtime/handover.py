@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from streams.runtime.changelog import read_after
 from streams.runtime.checkpoint import Checkpoint
-from streams.runtime.kafka_io import read_after
 from streams.runtime.settings import Settings
 
 Outbox = list[tuple[str, dict[str, Any]]]  # (topic, message) saved with a checkpoint

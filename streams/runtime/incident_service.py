@@ -37,18 +37,14 @@ from streams.domain.incidents.book import IncidentBook
 from streams.domain.incidents.noise import row_key
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
+from streams.runtime.changelog import read_partitions
 from streams.runtime.deliveries import DeliveryScheduler
 from streams.runtime.handover import RebalanceListener, unpublished, write_checkpoint
 from streams.runtime.incident_processor import IncidentProcessor, InputRecord, Step
 from streams.runtime.incident_state import IncidentState, Outputs
-from streams.runtime.kafka_io import (
-    client_options,
-    ensure_topics,
-    finishing,
-    read_partitions,
-    stop_clients,
-)
+from streams.runtime.kafka_clients import client_options, ensure_topics
 from streams.runtime.leadership import AllToOneAssignor
+from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

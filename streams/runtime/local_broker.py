@@ -7,12 +7,13 @@ loopback port, gone when stopped.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from streams.runtime.lifecycle import terminate
 
 
 class BrokerError(RuntimeError):
@@ -82,14 +83,8 @@ class LocalBroker:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL) and reap it."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout)
+        if process is not None:
+            terminate(process, grace=timeout, kill_wait=timeout)
 
     def __enter__(self) -> LocalBroker:
         return self.start()

@@ -22,7 +22,6 @@ Traffic model, kept deliberately simple so that tests can predict it:
 from __future__ import annotations
 
 import math
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from typing import Literal, TypedDict, cast, get_args
 import numpy as np
 import orjson
 from numpy.typing import NDArray
+
+from streams.domain.durations import DurationError, format_duration, parse_duration
 
 IncidentKind = Literal["outage", "slow_burn", "latency"]
 PresetName = Literal["steady", "outage", "slow-burn", "latency", "mixed"]
@@ -62,10 +63,9 @@ _CHUNK_EVENTS = 100_000
 _MAX_CHUNK_MS = 60_000
 _SLICE_MS = 1_000
 _DAY_S = 86_400.0
+_UNITS = "smhdw"  # duration suffixes
 _SEASONAL_PHASE_S = 6 * 3_600.0
 
-_UNIT_SECONDS: dict[str, float] = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhdw]?)")
 
 
 class RequestEvent(TypedDict):
@@ -196,8 +196,8 @@ def _check_incident(scenario: Scenario, i: int, incident: Incident) -> None:
     # may overshoot the end by a rounding error.
     if incident.end > scenario.duration + 1e-3:
         raise ValueError(
-            f"{where}: ends at {_format_seconds(incident.end)}, after the scenario's "
-            f"{_format_seconds(scenario.duration)}"
+            f"{where}: ends at {format_duration(incident.end)}, after the scenario's "
+            f"{format_duration(scenario.duration)}"
         )
 
 
@@ -385,8 +385,8 @@ def parse_incident(text: str) -> Incident:
         if key in fields:
             raise ValueError(f"{where}: option {key!r} given twice")
         fields[key] = value
-    begin = _seconds(start, f"{where}: start")
-    length = _seconds(duration, f"{where}: duration")
+    begin = seconds(start, f"{where}: start")
+    length = seconds(duration, f"{where}: duration")
     error_rate = _optional_float(fields, "error_rate", where)
     latency_factor = _optional_float(fields, "latency_factor", where)
     try:
@@ -416,21 +416,19 @@ def _optional_float(fields: Mapping[str, str], key: str, where: str) -> float | 
     return value
 
 
-def _seconds(text: str, what: str = "duration") -> float:
-    # Private until the shared duration parser exists; one number and one
-    # optional unit (90s, 15m, 1.5h), a bare number being seconds.
-    match = _DURATION_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"{what} must be a number with an optional s/m/h/d/w suffix, e.g. 15m, got {text!r}")
-    return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
-
-
-def _format_seconds(seconds: float) -> str:
-    for unit in ("w", "d", "h", "m"):
-        size = _UNIT_SECONDS[unit]
-        if seconds >= size and (seconds / size).is_integer():
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+def seconds(text: str, what: str = "duration") -> float:
+    """Seconds in a duration such as `90s`, `15m` or a bare number; zero too (an offset may be
+    0, and a zero length is left to the scenario's checks, which name it)."""
+    try:
+        return parse_duration(text)
+    except DurationError:
+        unit = text.strip()[-1:]
+        number = text.strip().removesuffix(unit) if unit in _UNITS else text.strip()
+        if number.replace(".", "", 1).isdigit() and float(number) == 0:
+            return 0.0
+        raise ValueError(
+            f"{what} must be a number with an optional s/m/h/d/w suffix, e.g. 15m, got {text!r}"
+        ) from None
 
 
 def preset(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,26 @@ def test_the_installed_command_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "streams", "slo", "validate", str(SLOS)],
                             capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_registered_command_is_listed_and_has_its_own_help(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli.main import COMMANDS, build_parser
+
+    names = [command.name for command in COMMANDS]
+    assert names == ["backtest", "slo", "worker", "demo", "produce", "tail", "generate",
+                     "incidents", "silences", "tune"]
+    listing = build_parser().format_help()
+    for name in names:
+        assert re.search(rf"^    {name}\b", listing, re.MULTILINE), name
+        with pytest.raises(SystemExit) as exited:
+            cli(name, "--help")
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: sre-streams {name}")
+
+
+def test_a_bad_duration_flag_is_one_line_and_exits_2() -> None:
+    code, out, err = cli("backtest", "--slos", str(SLOS), "--events", str(SLOS), "--lateness", "soon")
+    assert code == 2 and out == b""
+    assert err == ("sre-streams backtest: error: --lateness: expected a duration like 30s, 5m, 1h, "
+                   "30d or 2w, got 'soon'\n")

@@ -24,8 +24,11 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from streams.cli.tail import tail
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka_io import client_options, ensure_topics, read_after, tail
+from streams.runtime.changelog import read_after
+from streams.runtime.kafka_clients import client_options, ensure_topics
+from streams.runtime.lifecycle import terminate
 from streams.runtime.local_broker import LocalBroker, free_port
 from streams.runtime.settings import Settings
 from streams.synthetic.traffic import iter_jsonl, preset
@@ -137,15 +140,7 @@ class Live:
                          for p in sorted(self.workdir.glob("*.log")))
 
     def stop(self) -> None:
-        for process in self.workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.workers:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        terminate(*self.workers, grace=20.0)
 
 
 def wait_for(what: Callable[[], bool], timeout: float, live: Live, doing: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka_io import client_options
+from streams.runtime.kafka_clients import client_options
 from streams.synthetic.traffic import iter_jsonl, preset
 from tests.integration.conftest import Live, wait_for
 from tests.schema_support import assert_valid

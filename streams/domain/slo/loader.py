@@ -335,10 +335,7 @@ def _slo(
         problems.add(path, f"must be a mapping, got {_kind(raw)}")
         return None
     before = len(problems.lines)
-    _unknown_keys(raw, _SLO_KEYS, path, problems)
-    name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
-    if name is not None and not _NAME.match(name):
-        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
+    name = _named(raw, _SLO_KEYS, path, problems)
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
     objective = _objective(raw.get("objective", _UNSET), f"{path}.objective", problems)
     sli = _sli(raw.get("sli", _UNSET), f"{path}.sli", problems)
@@ -429,10 +426,7 @@ def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None
         problems.add(path, f"must be a mapping, got {_kind(raw)}")
         return None
     before = len(problems.lines)
-    _unknown_keys(raw, _RULE_KEYS, path, problems)
-    name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
-    if name is not None and not _NAME.match(name):
-        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
+    name = _named(raw, _RULE_KEYS, path, problems)
     severity_text = _string(raw.get("severity", _UNSET), f"{path}.severity", problems)
     severity = None
     if severity_text is not None:
@@ -479,8 +473,7 @@ def _policy_ref(
 
 
 def _objective(value: object, path: str, problems: _Problems) -> float | None:
-    if value is _UNSET:
-        problems.add(path, "is required (a ratio in (0, 1) such as 0.999, or '99.9%')")
+    if _missing(value, path, problems, " (a ratio in (0, 1) such as 0.999, or '99.9%')"):
         return None
     objective: float
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -497,18 +490,14 @@ def _objective(value: object, path: str, problems: _Problems) -> float | None:
     if not math.isfinite(objective):
         problems.add(path, f"must be a ratio such as 0.999 or '99.9%', got {_show(value)}")
         return None
-    if objective <= 0:
-        problems.add(path, f"must be > 0, got {objective}")
-        return None
-    if objective >= 1:
-        problems.add(path, f"must be < 1, got {objective}")
+    if not 0 < objective < 1:
+        problems.add(path, f"must be {'> 0' if objective <= 0 else '< 1'}, got {objective}")
         return None
     return objective
 
 
 def _sli(value: object, path: str, problems: _Problems) -> Sli | None:
-    if value is _UNSET:
-        problems.add(path, "is required: availability or latency")
+    if _missing(value, path, problems, ": availability or latency"):
         return None
     if not isinstance(value, Mapping) or len(value) != 1:
         problems.add(path, "must have exactly one of availability, latency")
@@ -563,16 +552,7 @@ def _bad_status(value: object, path: str, problems: _Problems) -> AvailabilitySl
 
 
 def _match(value: object, path: str, problems: _Problems) -> tuple[tuple[str, object], ...]:
-    if not isinstance(value, Mapping):
-        problems.add(path, f"must be a mapping of event field to value, got {_kind(value)}")
-        return ()
-    pairs: list[tuple[str, object]] = []
-    for key, item in value.items():
-        if not isinstance(item, str | int | float | bool):
-            problems.add(f"{path}.{key}", f"must be a string, number or boolean, got {_kind(item)}")
-            continue
-        pairs.append((str(key), item))
-    return tuple(pairs)
+    return tuple(_scalars(value, path, problems, "event field", "a string, number or boolean"))
 
 
 def _group_by(value: object, path: str, problems: _Problems) -> tuple[str, ...]:
@@ -593,21 +573,27 @@ def _group_by(value: object, path: str, problems: _Problems) -> tuple[str, ...]:
 
 
 def _labels(value: object, path: str, problems: _Problems) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((key, str(item))
+                        for key, item in _scalars(value, path, problems, "label", "a string")))
+
+
+def _scalars(value: object, path: str, problems: _Problems, key_kind: str,
+             value_kind: str) -> list[tuple[str, str | int | float | bool]]:
+    """The entries of a mapping of names to scalar values (match filters, labels)."""
     if not isinstance(value, Mapping):
-        problems.add(path, f"must be a mapping of label to value, got {_kind(value)}")
-        return ()
-    pairs: list[tuple[str, str]] = []
+        problems.add(path, f"must be a mapping of {key_kind} to value, got {_kind(value)}")
+        return []
+    pairs: list[tuple[str, str | int | float | bool]] = []
     for key, item in value.items():
         if not isinstance(item, str | int | float | bool):
-            problems.add(f"{path}.{key}", f"must be a string, got {_kind(item)}")
+            problems.add(f"{path}.{key}", f"must be {value_kind}, got {_kind(item)}")
             continue
-        pairs.append((str(key), str(item)))
-    return tuple(sorted(pairs))
+        pairs.append((str(key), item))
+    return pairs
 
 
 def _duration(value: object, path: str, problems: _Problems) -> float | None:
-    if value is _UNSET:
-        problems.add(path, "is required (a duration such as 5m, 1h or 30d)")
+    if _missing(value, path, problems, " (a duration such as 5m, 1h or 30d)"):
         return None
     try:
         return parse_duration(value)  # type: ignore[arg-type]
@@ -617,8 +603,7 @@ def _duration(value: object, path: str, problems: _Problems) -> float | None:
 
 
 def _string(value: object, path: str, problems: _Problems) -> str | None:
-    if value is _UNSET:
-        problems.add(path, "is required")
+    if _missing(value, path, problems):
         return None
     if not isinstance(value, str) or not value.strip():
         problems.add(path, f"must be a non-empty string, got {_show(value)}")
@@ -627,8 +612,7 @@ def _string(value: object, path: str, problems: _Problems) -> str | None:
 
 
 def _number(value: object, path: str, problems: _Problems) -> float | None:
-    if value is _UNSET:
-        problems.add(path, "is required")
+    if _missing(value, path, problems):
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(number := _float(value)):
@@ -653,6 +637,24 @@ def _count(value: object, path: str, problems: _Problems, *, minimum: int) -> in
         problems.add(path, f"must be >= {minimum}, got {value}")
         return None
     return value
+
+
+def _missing(value: object, path: str, problems: _Problems, hint: str = "") -> bool:
+    """Whether a required value is absent (then it is a problem: `is required` and the hint)."""
+    if value is _UNSET:
+        problems.add(path, f"is required{hint}")
+        return True
+    return False
+
+
+def _named(raw: Mapping[Any, Any], allowed: set[str], path: str, problems: _Problems) -> str | None:
+    """The `name` of an entry with only `allowed` keys (an SLO, a rule)."""
+    _unknown_keys(raw, allowed, path, problems)
+    name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
+    if name is not None and not _NAME.match(name):
+        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
+        return None
+    return name
 
 
 def _unknown_keys(mapping: Mapping[Any, Any], allowed: set[str], path: str,

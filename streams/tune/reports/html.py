@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from streams.tune.reports import tables
 from streams.tune.reports.chart import timeline_chart
 from streams.tune.reports.document import Inputs
 from streams.tune.reports.humanize import duration, moment, objective
 from streams.tune.reports.svg import to_svg
-from streams.tune.reports.tables import (
-    CANDIDATE_HEADER,
-    SCORE_HEADER,
-    SCORE_NUMERIC,
-    SEVERITY_TITLES,
-    candidate_rows,
-    score_rows,
-    severities,
-)
 from streams.tune.tuning import SloResult, TuneResult
 
 _STYLE = """
@@ -87,10 +79,12 @@ def _slo_section(result: SloResult, data: tuple[float, float]) -> list[str]:
                   f"<figcaption>{escape(chart.title)}: burn rate of the "
                   "configured policy's windows (log scale) and its thresholds, alert spans of each "
                   "candidate, labelled incidents.</figcaption>", "</figure>"]
-    for severity in severities(result):
-        parts += [f"<h3>{SEVERITY_TITLES[severity]}</h3>",
-                  *_table(SCORE_HEADER, score_rows(result, severity), SCORE_NUMERIC)]
-    parts += ["<h3>Candidates</h3>", *_table(CANDIDATE_HEADER, candidate_rows(result), frozenset()),
+    for severity in tables.severities(result):
+        scores = tables.score_rows(result, severity)
+        parts += [f"<h3>{tables.SEVERITY_TITLES[severity]}</h3>",
+                  *_table(tables.SCORE_HEADER, scores, tables.SCORE_NUMERIC)]
+    parts += ["<h3>Candidates</h3>",
+              *_table(tables.CANDIDATE_HEADER, tables.candidate_rows(result), frozenset()),
               "</section>"]
     return parts
 

@@ -10,18 +10,10 @@ import math
 from collections.abc import Mapping, Sequence
 
 from streams.tune.incidents import SeriesLabels
+from streams.tune.reports import tables
 from streams.tune.reports.chart import series_name
 from streams.tune.reports.document import Inputs
 from streams.tune.reports.humanize import duration, factor, moment, objective
-from streams.tune.reports.tables import (
-    CANDIDATE_HEADER,
-    SCORE_HEADER,
-    SCORE_NUMERIC,
-    SEVERITY_TITLES,
-    candidate_rows,
-    score_rows,
-    severities,
-)
 from streams.tune.tuning import SloResult, TuneResult
 
 TIMELINE_COLUMNS = 72
@@ -71,10 +63,12 @@ def _slo_section(result: SloResult, data: tuple[float, float], images: Images) -
     recommended = result.recommendation.policy
     lines += ["", f"**Recommended: {recommended}**" if recommended else "**No recommendation**", ""]
     lines += [f"- {reason}" for reason in result.recommendation.reasoning] + [""]
-    for severity in severities(result):
-        lines += [f"### {SEVERITY_TITLES[severity]}", "",
-                  *_table(SCORE_HEADER, score_rows(result, severity), SCORE_NUMERIC), ""]
-    lines += ["### Candidates", "", *_table(CANDIDATE_HEADER, candidate_rows(result), frozenset()), ""]
+    for severity in tables.severities(result):
+        scores = tables.score_rows(result, severity)
+        lines += [f"### {tables.SEVERITY_TITLES[severity]}", "",
+                  *_table(tables.SCORE_HEADER, scores, tables.SCORE_NUMERIC), ""]
+    candidates = tables.candidate_rows(result)
+    lines += ["### Candidates", "", *_table(tables.CANDIDATE_HEADER, candidates, frozenset()), ""]
     for series in result.charted_series():
         title = f"{slo.name} {series_name(series)}".strip()
         lines += [f"### Timeline: {title}", ""]

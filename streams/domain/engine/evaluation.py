@@ -126,24 +126,48 @@ class Engine:
             return
         e = self._e
         while clock.next * e <= watermark:
-            self._evaluate(clock.next)
+            upcoming = self._evaluate(clock.next)
             clock.instant = clock.next
             clock.next += 1
+            if upcoming is None or upcoming > clock.next:
+                self._skip_to(upcoming, watermark)
+
+    def _skip_to(self, upcoming: int | None, watermark: float) -> None:
+        """Pass the instants at which nothing can happen at once: every series is idle or
+        waits for data at `upcoming` (None: none waits), so evaluating them would change
+        nothing and publish nothing. A clock jump over years costs O(series), not O(instants)."""
+        clock, e = self._clock, self._e
+        assert clock.next is not None
+        last = int(watermark // e)  # the last instant the watermark has passed, exactly:
+        while (last + 1) * e <= watermark:  # the loop in `advance` compares `n * e <= watermark`
+            last += 1
+        while last * e > watermark:
+            last -= 1
+        target = last + 1 if upcoming is None else min(upcoming, last + 1)
+        if target > clock.next:
+            self.stats.evaluations += target - clock.next  # as if evaluated, for the summaries
+            clock.instant, clock.next = target - 1, target
 
     def finish(self) -> None:
         """End of input: evaluate up to the newest event, lateness no longer needed."""
         self.advance(self._clock.max_ts)
 
-    def _evaluate(self, instant: int) -> None:
+    def _evaluate(self, instant: int) -> int | None:
+        """Evaluate every series at `instant`; returns the next instant at which anything can
+        happen without new data (None: none before new data comes)."""
         at = instant * self._e
         snapshot = self._budget_every is not None and instant % self._budget_every == 0
         self.stats.evaluations += 1
         dirty = self._dirty
+        upcoming: int | None = None
         for series in self._registry.all:
             counters = series.counters
             if counters.instant is None:
                 first = counters.first_pending
-                if first is None or first > instant:
+                if first is None:
+                    continue
+                if first > instant:
+                    upcoming = first if upcoming is None else min(upcoming, first)
                     continue
                 counters.start(instant - 1)
             elif counters.idle:
@@ -151,6 +175,12 @@ class Engine:
                 # the series sleeps (no evaluation, no snapshot) until data comes; late data
                 # moves its rings on (`series.catch_up`).
                 continue
+            elif (first := counters.dormant_until(instant)) is not None and series.quiet:
+                # Nothing in any window, its next data later: it sleeps until then, as it
+                # would with that data not yet read (live and replay alike).
+                upcoming = first if upcoming is None else min(upcoming, first)
+                continue
+            upcoming = instant + 1
             counters.advance(instant)
             transitions, changed = evaluate_rules(series, at)
             if changed:
@@ -161,6 +191,7 @@ class Engine:
                 self.alerts.append(alert_message(series, transition, at))
             if snapshot:
                 self.budgets.append(budget_message(series, at))
+        return upcoming
 
     def drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         """Take the alerts and budget snapshots collected so far."""

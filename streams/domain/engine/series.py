@@ -49,6 +49,11 @@ class Series:
     def slo(self) -> Slo:
         return self.runtime.slo
 
+    @property
+    def quiet(self) -> bool:
+        """No rule firing, burning or releasing: empty windows leave every rule as it is."""
+        return all(at is None for at in (*self.started, *self.burning, *self.clear))
+
     def sort_key(self) -> tuple[int, SeriesKey]:
         return (self.runtime.index, self.key)
 

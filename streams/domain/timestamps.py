@@ -13,6 +13,11 @@ from datetime import UTC, datetime
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?")
 
+# Event times the product accepts: from 2000 to the end of year 9999 (RFC 3339's last year).
+# A clock reset to 1970 or a garbage number is refused, not replayed across decades.
+EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z
+LATEST = 253_402_300_800.0  # 10000-01-01T00:00:00Z, excluded
+
 
 class TimestampError(ValueError):
     """A `ts` value that is neither epoch seconds nor an RFC 3339 string."""
@@ -27,7 +32,7 @@ def parse_ts(value: object) -> float:
             raise TimestampError("ts is not a finite number") from None
         if not math.isfinite(seconds):
             raise TimestampError("ts is not a finite number")
-        return seconds
+        return _in_range(seconds)
     if isinstance(value, str):
         try:
             if _RFC3339.fullmatch(value) is None:
@@ -37,8 +42,14 @@ def parse_ts(value: object) -> float:
             raise TimestampError(f"ts is not RFC 3339: {value[:64]!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+        return _in_range(parsed.timestamp())
     raise TimestampError(f"ts must be epoch seconds or an RFC 3339 string, got {type(value).__name__}")
+
+
+def _in_range(seconds: float) -> float:
+    if not EARLIEST <= seconds < LATEST:
+        raise TimestampError("ts out of range (years 2000 to 9999)")
+    return seconds
 
 
 def format_ts(seconds: float) -> str:

@@ -90,7 +90,7 @@ slos:
 """
     slo_file = parse_slo_text(text, "a.yaml")
     engine = Engine(slo_file)
-    engine.ingest({"ts": 1000.0, "service": "a", "status": 200})
+    engine.ingest({"ts": 1_795_464_000.0, "service": "a", "status": 200})
     state = [Engine.series_state(s) for s in engine.take_dirty()]
     other = parse_slo_text(text.replace("name: a", "name: b"), "b.yaml")
     warnings = Engine(other).restore(engine.checkpoint_meta(), state)

@@ -94,3 +94,12 @@ def test_jumping_equals_walking_every_instant(seed: int) -> None:
     assert jumping.checkpoint_meta() == walking.checkpoint_meta()
     assert [Engine.series_state(s) for s in jumping.series] == \
         [Engine.series_state(s) for s in walking.series]
+
+
+@pytest.mark.parametrize("ts", [0, -5, 1e300])
+def test_an_event_stamped_out_of_range_is_refused_whichever_path_reads_it(ts: float) -> None:
+    engine = Engine(SLOS, EngineSettings())
+    batch = [{"ts": NOW, "service": "api", "region": "a", "status": 200}] * 300
+    batch = [*batch, {"ts": ts, "service": "api", "region": "a", "status": 200}]
+    assert engine.ingest_batch(batch) == [(300, "invalid ts: ts out of range (years 2000 to 9999)")]
+    assert engine.time_range == (NOW, NOW)

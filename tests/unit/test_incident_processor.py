@@ -43,7 +43,7 @@ def test_a_refused_input_is_dead_lettered_and_its_offset_passed() -> None:
 
 
 def test_each_topic_has_its_decoder_and_time_field() -> None:
-    assert decode_command(b'{"ts": 10}', 100.0) == (10.0, {"ts": 10})
+    assert decode_command(b'{"ts": 1795464010}', 1795464100.0) == (1795464010.0, {"ts": 1795464010})
     assert InputKind.DEPLOY < InputKind.BUDGET < InputKind.ALERT < InputKind.COMMAND
 
 

@@ -26,3 +26,15 @@ def test_rfc3339_date_times_are_read(text: str, seconds: float) -> None:
 def test_other_iso_8601_forms_are_refused(text: str) -> None:
     with pytest.raises(TimestampError, match="not RFC 3339"):
         parse_ts(text)
+
+
+@pytest.mark.parametrize("value", [0, -1, 946_684_799.999, "1999-12-31T23:59:59Z", 1e300, 2**64,
+                                   253_402_300_800])
+def test_times_before_2000_or_after_9999_are_refused(value: object) -> None:
+    with pytest.raises(TimestampError, match=r"out of range \(years 2000 to 9999\)"):
+        parse_ts(value)
+
+
+def test_the_range_ends_are_inclusive_of_2000_and_of_9999() -> None:
+    assert parse_ts("2000-01-01T00:00:00Z") == 946_684_800.0
+    assert parse_ts("9999-12-31T23:59:59.999Z") == pytest.approx(253_402_300_799.999)

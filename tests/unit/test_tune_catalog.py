@@ -122,20 +122,21 @@ def test_incidents_load_with_optional_series_and_title(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ("not json", "incidents.jsonl:2: invalid JSON"),
     ("[1]", "incidents.jsonl:2: expected a JSON object"),
-    ('{"slo": "nope", "start": 1, "end": 2}',
+    ('{"slo": "nope", "start": 1795464001, "end": 1795464002}',
      "incidents.jsonl:2: unknown SLO 'nope' (the SLO file has: api, web)"),
-    ('{"slo": "api", "start": 5, "end": 5}',
-     "incidents.jsonl:2: end 1970-01-01T00:00:05.000Z must be after start"),
-    ('{"slo": "api", "end": 5}', "incidents.jsonl:2: missing start"),
-    ('{"slo": "api", "start": "yesterday", "end": 5}', "incidents.jsonl:2: start is not RFC 3339"),
-    ('{"slo": "api", "start": 1, "end": 2, "severity": "P1"}', "incidents.jsonl:2: unknown key 'severity'"),
-    ('{"slo": "web", "series": {"zone": "a"}, "start": 1, "end": 2}',
+    ('{"slo": "api", "start": 1795464005, "end": 1795464005}',
+     "incidents.jsonl:2: end 2026-11-23T20:00:05.000Z must be after start"),
+    ('{"slo": "api", "end": 1795464005}', "incidents.jsonl:2: missing start"),
+    ('{"slo": "api", "start": "yesterday", "end": 1795464005}', "incidents.jsonl:2: start is not RFC 3339"),
+    ('{"slo": "api", "start": 1795464001, "end": 1795464002, "severity": "P1"}',
+     "incidents.jsonl:2: unknown key 'severity'"),
+    ('{"slo": "web", "series": {"zone": "a"}, "start": 1795464001, "end": 1795464002}',
      "incidents.jsonl:2: series key 'zone' is not in the group_by of SLO web (region)"),
-    ('{"slo": "web", "series": {"region": 1}, "start": 1, "end": 2}',
+    ('{"slo": "web", "series": {"region": 1}, "start": 1795464001, "end": 1795464002}',
      "incidents.jsonl:2: series must be an object of string values"),
 ])
 def test_a_bad_incident_line_is_named_by_file_and_line(tmp_path: Path, line: str, message: str) -> None:
-    path = write(tmp_path, '{"slo": "api", "start": 1, "end": 2}', line)
+    path = write(tmp_path, '{"slo": "api", "start": 1795464001, "end": 1795464002}', line)
     with pytest.raises(IncidentFileError) as error:
         load_incidents(path, parse_slo_text(SLOS))
     assert str(error.value).startswith(f"{tmp_path}/{message}")

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
-from streams.domain.timestamps import TimestampError, parse_ts
+from streams.domain.timestamps import EARLIEST, LATEST, TimestampError, parse_ts
 
 OTHER = "__other__"
 
@@ -61,7 +61,7 @@ class Classifier:
         if "slo" in event:
             return self._count_event(event)
         ts = event.get("ts")
-        if type(ts) is not float or ts - ts != 0:  # the common case: finite epoch float
+        if type(ts) is not float or not EARLIEST <= ts < LATEST:  # common: an epoch float
             ts = _timestamp(event)
         service = event.get("service")
         routes = self._by_service.get(service) if type(service) is str else None

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from streams.domain.engine.classify import SeriesKey, label_value
 from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
+from streams.domain.timestamps import EARLIEST, LATEST
 
 _NUMBERS = frozenset({float, int})
 _has: Callable[[object, str], bool] = operator.contains  # type: ignore[assignment]
@@ -86,8 +87,8 @@ class ColumnClassifier:
             ts = np.array(stamps, dtype=np.float64)
         except OverflowError:
             return None
-        if not np.isfinite(ts).all():
-            return None
+        if not ((ts >= EARLIEST) & (ts < LATEST)).all():
+            return None  # non-finite or out of range: the per-event path says which
         lookup = self._service_code.get
         codes_of = {name: lookup(str(name), -1) for name in names}
         service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64,

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import mode
+import msgspec
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -221,7 +222,7 @@ class ApiService(mode.Service):
         book = self.responder.book
         if book is None:
             raise ApiError(503, "leadership moved; retry")
-        return _json({"alerts": book.firing_alerts()})
+        return _json({"alerts": msgspec.to_builtins(book.firing_alerts())})
 
     async def incidents(self, request: web.Request) -> web.Response:
         book = self.responder.book
@@ -231,7 +232,7 @@ class ApiService(mode.Service):
         return _json({"open": [book.describe(i) for i in everything if i.resolved_at is None],
                       "recent": [book.describe(i) for i in everything
                                  if i.resolved_at is not None][:50],
-                      "stats": book.stats()})
+                      "stats": msgspec.to_builtins(book.stats())})
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry),

@@ -60,6 +60,11 @@ from streams.runtime.kafka_io import (
 )
 from streams.runtime.partition import compact, dead_letter
 from streams.runtime.settings import Settings, secret
+from streams.wire.alerts import Alert
+from streams.wire.codec import convert
+from streams.wire.codec import record as record_of
+from streams.wire.commands import Command, Deploy
+from streams.wire.incidents import IncidentEvent
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +190,7 @@ class IncidentService(mode.Service):
                     if batches:
                         self.last_input = time.monotonic()
                     elif idle:
-                        out += [(self.topics.incidents, event) for event in
+                        out += [(self.topics.incidents, record_of(event)) for event in
                                 self.book.advance(time.time() - self.settings.lateness)]
                     if out or dead or self.offsets != before:
                         await self._commit(out, dead)
@@ -228,23 +233,24 @@ class IncidentService(mode.Service):
             # Time moves first: escalations due by now happen whether or not the item is valid.
             # (Budgets are not incident inputs: they do not move the incidents' clock.)
             if topic != self.topics.budgets:
-                out += [(incidents, e) for e in book.advance(at)]
+                out += [(incidents, record_of(e)) for e in book.advance(at)]
             try:
                 if topic == self.topics.budgets:
                     out += [(policy, e) for e in policies.on_budget(value)]
                     self._changed_budgets.add(budget_key(value["slo"], value.get("series") or {}))
                     continue
                 if topic == self.topics.alerts:
-                    events = book.on_alert(value)
-                    out.append((self.topics.alert_stats, self.noise.on_alert(value)))
+                    alert = convert(value, Alert, "alert")
+                    events = [record_of(e) for e in book.on_alert(alert)]
+                    out.append((self.topics.alert_stats, record_of(self.noise.on_alert(alert))))
                     # Saved even when the alert made no news (inhibited, a late resolution).
                     latest_id = book.by_series.get(incident_series(value["slo"], value["series"]))
                     if latest_id is not None:
                         self._changed.add(latest_id)
                 elif topic == self.topics.commands:
-                    events = book.on_command(value)
+                    events = [record_of(e) for e in book.on_command(convert(value, Command, "command"))]
                 else:
-                    events = book.on_deploy(value)
+                    events = [record_of(e) for e in book.on_deploy(convert(value, Deploy, "deploy"))]
                     out += [(policy, e) for e in policies.on_deploy(value)]
                     self._changed.update(i.id for i in book.incidents.values()
                                          if i.service == value.get("service"))
@@ -278,9 +284,10 @@ class IncidentService(mode.Service):
         incident_events = [event for topic, event in out if topic == self.topics.incidents]
         self._changed.update(str(event["id"]) for event in incident_events)
         for event in incident_events:
-            for receiver in self.notify.receivers_for(event, self.escalation):
+            typed = convert(event, IncidentEvent, "incident")
+            for receiver in self.notify.receivers_for(typed, self.escalation):
                 self.delivery_seq += 1
-                key = delivery_key(event, receiver.name, self.delivery_seq)
+                key = delivery_key(typed, receiver.name, self.delivery_seq)
                 self.pending[key] = {"key": key, "receiver": receiver.name, "event": event,
                                      "attempt": 0, "not_before": 0.0, "seq": self.delivery_seq}
         self.outbox = out
@@ -412,7 +419,7 @@ class IncidentService(mode.Service):
                 break
             key = secret(receiver.routing_key_env) if receiver.routing_key_env else (
                 receiver.routing_key)
-            body = payload(receiver, delivery["event"], key)
+            body = payload(receiver, convert(delivery["event"], IncidentEvent, "incident"), key)
             if body is None:
                 done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
                 continue

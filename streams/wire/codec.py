@@ -39,6 +39,13 @@ def convert(value: object, kind: type[M], what: str) -> M:
         raise WireError(f"invalid {what}: {exc}") from None
 
 
+def record(message: msgspec.Struct) -> dict[str, object]:
+    """The message as a JSON object of plain values, keys in wire order."""
+    value = msgspec.to_builtins(message)
+    assert isinstance(value, dict)
+    return value
+
+
 def builtins(message: msgspec.Struct) -> object:
     """The message as plain JSON values (dicts in field order), for stores that take those."""
     return msgspec.to_builtins(message)

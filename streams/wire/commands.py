@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from streams.wire.codec import decode
 
 InputTime = int | float | str  # epoch seconds or RFC 3339 (contracts §1)
-CommandName = Literal["ack", "resolve", "assign", "note", "silence"]
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
     """An operator's command; which optional fields it needs depends on `command`."""
 
-    command: CommandName
+    command: str  # ack, resolve, assign, note or silence: the book says which it refuses
     by: str
     ts: InputTime
     incident: str | UnsetType = UNSET
     text: str | UnsetType = UNSET
     assignee: str | UnsetType = UNSET
-    match: dict[str, str] | UnsetType = UNSET  # silence: labels an alert must carry
+    # silence: labels an alert must carry; any scalar here, so the book names what is wrong
+    match: dict[str, str | int | float | bool | None] | UnsetType = UNSET
     starts: InputTime | UnsetType = msgspec.field(default=UNSET, name="from")
     until: InputTime | UnsetType = UNSET
-    comment: str | UnsetType = UNSET
+    comment: str | UnsetType | None = UNSET  # (null from earlier command-line clients)
 
 
 class Deploy(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,7 +22,8 @@ from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts
 from streams.runtime.incident_service import IncidentService
 from streams.runtime.settings import Settings
-from tests.unit.test_incidents import T0, alert
+from tests.unit.test_incidents import T0
+from tests.unit.test_incidents import alert_fields as alert
 
 FILE = """apiVersion: sre-streams/v1
 slos:

@@ -14,22 +14,24 @@ from streams.domain.incidents.book import EscalationLevel, IncidentBook, Inciden
 from streams.domain.incidents.noise import NoiseBook
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.wire import (
-    IncidentEvent,
+    Alert,
+    Command,
     WireError,
     decode_alert,
+    decode_alert_stats,
     decode_budget,
     decode_command,
     decode_dead_letter,
+    decode_incident,
     decode_requests,
     encode,
 )
-from streams.wire.alerts import AlertStats
 from streams.wire.codec import convert
 from streams.wire.dead_letter import dead_letter
 from streams.wire.requests import CountEvent, RequestEvent
 from streams.wire.schemas import SCHEMA_DIR, drift, main
 from streams.wire.topics import MESSAGES
-from tests.schema_support import load_schema
+from tests.schema_support import assert_valid, load_schema
 
 EXPECTED = Path(__file__).resolve().parents[1] / "golden" / "expected"
 T0 = parse_ts("2026-11-23T02:00:00Z")
@@ -57,42 +59,56 @@ def test_large_exponents_are_written_as_before() -> None:
     assert b'"error_budget_remaining":-1.5e+300' in encode(huge)
 
 
-def alert(rule: str, status: str, at: float, **extra: object) -> dict[str, object]:
-    return {"kind": "alert", "version": 1, "id": f"id-{rule}", "status": status,
-            "slo": "checkout-availability", "service": "checkout", "series": {"region": "eu"},
-            "rule": rule, "severity": "page" if rule.startswith("page") else "ticket",
-            "long_window": "1h", "short_window": "5m", "threshold": 14.4,
-            "burn_rate_long": 20.0, "burn_rate_short": 30.0, "error_budget_remaining": 0.9,
-            "at": format_ts(at), "started_at": format_ts(at), "labels": {"team": "payments"},
-            "annotations": {"summary": "...", "runbook_url": "https://runbooks.example/c"},
-            **extra}
+def alert(rule: str, status: str, at: float, **extra: object) -> Alert:
+    return convert({
+        "kind": "alert", "version": 1, "id": f"id-{rule}", "status": status,
+        "slo": "checkout-availability", "service": "checkout", "series": {"region": "eu"},
+        "rule": rule, "severity": "page" if rule.startswith("page") else "ticket",
+        "long_window": "1h", "short_window": "5m", "threshold": 14.4, "burn_rate_long": 20.0,
+        "burn_rate_short": 30.0, "error_budget_remaining": 0.9, "at": format_ts(at),
+        "started_at": format_ts(at), "labels": {"team": "payments"},
+        "annotations": {"summary": "...", "runbook_url": "https://runbooks.example/c"},
+        **extra}, Alert, "alert")
 
 
-def test_incident_events_of_every_kind_encode_as_the_book_writes_them() -> None:
+INCIDENT_KEYS = ["kind", "version", "id", "event", "status", "severity", "title", "service",
+                 "slo", "series", "alerts", "opened_at", "acknowledged_at", "resolved_at",
+                 "escalation_level", "assignee", "at", "labels", "error_budget_remaining",
+                 "error_budget_consumed", "bad_events", "detected_after", "runbook_url"]
+
+
+def test_incident_events_of_every_kind_keep_their_layout_and_validate() -> None:
     book = IncidentBook(IncidentPolicy(escalation=(EscalationLevel(300, ("primary",)),)))
     events = book.on_alert(alert("page-fast", "firing", T0, period_bad_events=3,
                                  burning_since=format_ts(T0 - 60)))
     events += book.on_alert(alert("ticket-fast", "firing", T0 + 10))
     events += book.advance(T0 + 400)
-    ident = str(events[0]["id"])
-    events += book.on_command({"command": "ack", "incident": ident, "by": "al", "ts": T0 + 500})
-    events += book.on_command({"command": "assign", "incident": ident, "by": "al",
-                               "assignee": "bo", "ts": T0 + 510})
+    ident = events[0].id
+    events += book.on_command(Command(command="ack", incident=ident, by="al", ts=T0 + 500))
+    events += book.on_command(Command(command="assign", incident=ident, by="al",
+                                      assignee="bo", ts=T0 + 510))
     events += book.on_alert(alert("page-fast", "resolved", T0 + 900))
     events += book.on_alert(alert("ticket-fast", "resolved", T0 + 900))
     events += book.on_alert(alert("page-fast", "firing", T0 + 1000))
-    assert {e["event"] for e in events} >= {"opened", "escalated", "acknowledged", "updated",
-                                            "resolved", "reopened"}
+    assert {e.event for e in events} == {"opened", "escalated", "acknowledged", "updated",
+                                         "resolved", "reopened"}
     for event in events:
-        assert encode(convert(event, IncidentEvent, "incident")) == orjson.dumps(event)
+        data = encode(event)
+        assert decode_incident(data) == event
+        assert_valid("incident", orjson.loads(data))
+    opened = orjson.loads(encode(events[0]))
+    assert list(opened) == INCIDENT_KEYS, "nulls written, absent options omitted, in order"
+    assert opened["acknowledged_at"] is None and "notify" not in opened
+    assert [e.notify for e in events if e.event == "escalated"] == [["primary"]]
 
 
-def test_alert_statistics_encode_as_the_noise_book_writes_them() -> None:
+def test_alert_statistics_validate_against_their_schema() -> None:
     noise = NoiseBook()
     rows = [noise.on_alert(alert("page-fast", "firing", T0)),
             noise.on_alert(alert("page-fast", "resolved", T0 + 120))]
     for row in rows:
-        assert encode(convert(row, AlertStats, "alert statistics")) == orjson.dumps(row)
+        assert decode_alert_stats(encode(row)) == row
+        assert_valid("alert-stats", orjson.loads(encode(row)))
 
 
 def test_a_dead_letter_keeps_its_bytes_and_cuts_the_payload_at_4_kib() -> None:

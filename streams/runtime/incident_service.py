@@ -61,7 +61,8 @@ from streams.runtime.kafka_io import (
 from streams.runtime.partition import compact, dead_letter
 from streams.runtime.settings import Settings, secret
 from streams.wire.alerts import Alert
-from streams.wire.codec import convert
+from streams.wire.budgets import BudgetSnapshot
+from streams.wire.codec import convert, encode
 from streams.wire.codec import record as record_of
 from streams.wire.commands import Command, Deploy
 from streams.wire.incidents import IncidentEvent
@@ -236,7 +237,8 @@ class IncidentService(mode.Service):
                 out += [(incidents, record_of(e)) for e in book.advance(at)]
             try:
                 if topic == self.topics.budgets:
-                    out += [(policy, e) for e in policies.on_budget(value)]
+                    snapshot = convert(value, BudgetSnapshot, "budget")
+                    out += [(policy, record_of(e)) for e in policies.on_budget(snapshot)]
                     self._changed_budgets.add(budget_key(value["slo"], value.get("series") or {}))
                     continue
                 if topic == self.topics.alerts:
@@ -250,8 +252,9 @@ class IncidentService(mode.Service):
                 elif topic == self.topics.commands:
                     events = [record_of(e) for e in book.on_command(convert(value, Command, "command"))]
                 else:
-                    events = [record_of(e) for e in book.on_deploy(convert(value, Deploy, "deploy"))]
-                    out += [(policy, e) for e in policies.on_deploy(value)]
+                    deploy = convert(value, Deploy, "deploy")
+                    events = [record_of(e) for e in book.on_deploy(deploy)]
+                    out += [(policy, record_of(e)) for e in policies.on_deploy(deploy)]
                     self._changed.update(i.id for i in book.incidents.values()
                                          if i.service == value.get("service"))
             except Exception as exc:  # refused, or malformed in a way not foreseen: never fatal
@@ -315,7 +318,7 @@ class IncidentService(mode.Service):
         self.seq += 1
         records = [(b"i|" + ident.encode(), orjson.dumps(incident_record(self.book.incidents[ident])))
                    for ident in sorted(self._changed) if ident in self.book.incidents]
-        records += [(b"b|" + key.encode(), orjson.dumps(self.policies.budgets[key]))
+        records += [(b"b|" + key.encode(), encode(self.policies.budgets[key]))
                     for key in sorted(self._changed_budgets) if key in self.policies.budgets]
         scalars, sections = self._state()
         entries: set[bytes] = set()
@@ -590,7 +593,7 @@ class IncidentService(mode.Service):
         async with self.lock:
             if self.policies is None:
                 raise LookupError("not the leader")
-            event = self.policies.add_override(service, body, time.time())
+            event = record_of(self.policies.add_override(service, body, time.time()))
             await self._commit([(self.topics.policy, event)], [])
             return event
 

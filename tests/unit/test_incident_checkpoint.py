@@ -12,6 +12,7 @@ import random
 from collections import namedtuple
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from aiokafka import TopicPartition
@@ -89,7 +90,8 @@ def snapshot(made: IncidentService, outbox: object = None) -> bytes:
     return orjson.dumps({
         "scalars": scalars, "sections": sections, "offsets": made.offsets,
         "incidents": {i: incident_record(x) for i, x in made.book.incidents.items()},
-        "budgets": made.policies.budgets, "outbox": made.outbox if outbox is None else outbox,
+        "budgets": msgspec.to_builtins(made.policies.budgets),
+        "outbox": made.outbox if outbox is None else outbox,
         "delivery_seq": made.delivery_seq}, option=orjson.OPT_SORT_KEYS)
 
 
@@ -110,7 +112,9 @@ def feed(made: IncidentService, topic: str, events: list[dict[str, Any]]) -> lis
 def budget(region: str, remaining: float, at: float) -> dict[str, object]:
     return {"kind": "budget", "version": 1, "slo": "checkout-availability",
             "service": "checkout", "series": {"region": region}, "at": format_ts(at),
-            "error_budget_remaining": remaining, "burn_rates": {"1h": 20.0}, "firing": []}
+            "objective": 0.999, "window": "30d", "good": 990, "total": 1000, "sli": 0.99,
+            "error_budget_remaining": remaining, "burn_rates": {"1h": 20.0}, "firing": [],
+            "labels": {}}
 
 
 def page(region: str, status: str, at: float) -> dict[str, object]:

@@ -30,7 +30,8 @@ class IncidentAlert(msgspec.Struct, frozen=True, kw_only=True):
     suppressed: str | UnsetType = UNSET  # why it neither opened nor notified
 
 
-class IncidentEvent(msgspec.Struct, kw_only=True, tag_field="kind", tag="incident"):
+class IncidentEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
+                    tag="incident"):
     """One change of an incident, carrying its whole state after the change."""
 
     version: int = 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import orjson
 import pytest
 
+from streams.cli import incidents as incidents_cli
 from streams.domain.incidents.book import (
     CommandError,
     EscalationLevel,
@@ -22,7 +24,7 @@ from streams.domain.incidents.postmortem import postmortem_markdown
 from streams.domain.slo.loader import SloFileError, parse_slo_text
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.wire.alerts import Alert
-from streams.wire.codec import convert
+from streams.wire.codec import convert, encode
 from streams.wire.commands import Command, Deploy
 
 T0 = parse_ts("2026-11-23T02:00:00Z")
@@ -430,3 +432,17 @@ def test_escalation_timers_miss_nothing_among_many_incidents_and_survive_a_resto
             restore_book(copy, orjson.loads(orjson.dumps(book_meta(book))), records)
     assert copy is not None and sum(i.escalation_level for i in book.incidents.values()) > 20
     assert sum(i.reopened for i in book.incidents.values()) > 5
+
+
+def test_the_cli_statistics_of_published_events_agree_with_the_book() -> None:
+    book = IncidentBook()
+    [a] = book.on_alert(alert("page-fast", "firing", T0, burning_since=format_ts(T0 - 60)))
+    events = [a, *book.on_command(command("ack", a.id, T0 + 120))]
+    events += book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    events += book.on_alert(alert("ticket-slow", "firing", T0 + 700, series={"region": "us"}))
+    resolved = msgspec.structs.replace(events[2], postmortem="# Postmortem")
+    published = [encode(e) for e in [events[0], events[1], resolved, events[3]]]
+    published.insert(1, b'{"kind": "alert"}')  # another kind on the topic: passed over
+    shown = incidents_cli.latest(published)
+    assert sorted(shown) == sorted(book.incidents) and shown[a.id].postmortem == "# Postmortem"
+    assert incidents_cli.statistics(shown.values()) == book.stats()

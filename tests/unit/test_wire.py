@@ -139,8 +139,10 @@ def test_request_batches_split_into_request_and_count_events_with_their_attribut
     assert events == [RequestEvent(ts=1, service="checkout", status=503,
                                    attributes={"region": "eu"}),
                       CountEvent(ts=2, slo="lb", good=4, total=5)]
-    with pytest.raises(WireError, match="good <= total"):
+    with pytest.raises(WireError, match="good > total"):
         decode_requests(b'{"ts": 2, "slo": "lb", "good": 6, "total": 5}')
+    with pytest.raises(WireError, match="good must be >= 0"):
+        decode_requests(b'{"ts": 2, "slo": "lb", "good": -1, "total": 5}')
 
 
 @pytest.mark.parametrize("name", sorted(MESSAGES))

@@ -13,6 +13,7 @@ from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import format_ts
 from streams.offline.replay import BadLine, replay
+from streams.wire.codec import encode
 from streams.wire.dead_letter import dead_letter
 
 
@@ -62,7 +63,7 @@ def run_backtest(
         assert dead_letters_out is not None
         # A file's line is a message of partition -1 at offset = its number.
         record = dead_letter(line.reason, source, -1, line.number, line.payload)
-        dead_letters_out.write(dumps(record) + b"\n")
+        dead_letters_out.write(encode(record) + b"\n")
 
     replayed = replay(events_path, [engine], flush, stderr=stderr, progress=progress,
                       label="backtest", on_bad_line=None if dead_letters_out is None else dead)

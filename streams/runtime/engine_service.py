@@ -23,7 +23,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import mode
@@ -40,6 +40,7 @@ from streams.runtime.kafka_clients import client_options, ensure_topics
 from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.partition import Output, PartitionProcessor
 from streams.runtime.settings import Settings
+from streams.wire.codec import encode
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class EngineService(mode.Service):
                 (orjson.dumps([b["slo"], b["series"]]), compact(orjson.dumps(b)))
                 for b in out.budgets])
         for record in out.dead_letters:
-            await producer.send(self.topics.dead_letter, orjson.dumps(record),
+            await producer.send(self.topics.dead_letter, encode(record),
                                 key=b"%d" % proc.partition)
         checkpoint = proc.checkpoint(out.alerts)
         if checkpoint is None:
@@ -292,5 +293,5 @@ class EngineService(mode.Service):
         proc.outbox = []
 
 
-def _alert_identity(alert: Mapping[str, Any]) -> object:
+def _alert_identity(alert: Any) -> object:
     return (alert["id"], alert["status"], alert["at"])

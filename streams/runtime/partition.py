@@ -19,7 +19,7 @@ from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.checkpoint import Checkpoint, CheckpointLog
-from streams.wire.dead_letter import dead_letter
+from streams.wire.dead_letter import DeadLetter, dead_letter
 
 INGEST_CHUNK = 8192  # events per Engine.ingest_batch call: large enough to amortise its fixed
 # cost, small enough that its column-wise passes stay in the CPU cache (measured, 1M events)
@@ -42,7 +42,7 @@ class Output:
 
     alerts: list[dict[str, object]] = field(default_factory=list)
     budgets: list[dict[str, object]] = field(default_factory=list)
-    dead_letters: list[dict[str, object]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     consumed: int = 0  # input records of the call this step covers (see `max_output`)
 
 

@@ -21,6 +21,8 @@ from streams.domain.engine.rules import evaluate_rules
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime
 from streams.domain.engine.state import encode_clock, encode_series, restore_clock, restore_series
 from streams.domain.slo.model import SloFile
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
 
 __all__ = ["Engine", "EngineSettings", "EngineStats", "Series"]
 
@@ -57,8 +59,8 @@ class Engine:
             [SloRuntime(slo, i, plan_for(slo, e)) for i, slo in enumerate(slo_file.slos)])
         self._clock = EventClock(e, self.settings.lateness)
         self.stats = EngineStats()
-        self.alerts: list[dict[str, object]] = []
-        self.budgets: list[dict[str, object]] = []
+        self.alerts: list[Alert] = []
+        self.budgets: list[BudgetSnapshot] = []
         self._dirty: set[Series] = set()  # changed since the last checkpoint
         self._ingestion = Ingestion(slo_file.slos, self._registry, self._clock, self.stats,
                                     self._dirty, self.advance)
@@ -162,7 +164,7 @@ class Engine:
             if snapshot:
                 self.budgets.append(budget_message(series, at))
 
-    def drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    def drain(self) -> tuple[list[Alert], list[BudgetSnapshot]]:
         """Take the alerts and budget snapshots collected so far."""
         alerts, budgets = self.alerts, self.budgets
         self.alerts, self.budgets = [], []

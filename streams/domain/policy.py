@@ -18,6 +18,7 @@ import orjson
 from msgspec import UNSET
 
 from streams.domain.slo.model import BudgetPolicy, SloFile
+from streams.domain.stored import StoredState
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.wire.budgets import BudgetSnapshot
 from streams.wire.commands import Deploy
@@ -211,7 +212,7 @@ class PolicyBook:
 
     # -- state -----------------------------------------------------------------------------
 
-    def export(self) -> dict[str, object]:
+    def export(self) -> StoredState:
         """Service states and overrides (budgets are stored per series, see `budgets`)."""
         exported = msgspec.to_builtins(StoredPolicy(states=self.states, overrides=self.overrides))
         assert isinstance(exported, dict)

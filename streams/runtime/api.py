@@ -17,7 +17,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -266,7 +266,7 @@ class ApiService(mode.Service):
 _RESERVED = {"slo", "service", "window", "rule", "severity", "reason", "partition"}
 
 
-def _series_labels(series: dict[str, Any]) -> dict[str, str]:
+def _series_labels(series: Mapping[str, str]) -> dict[str, str]:
     """A series' group_by values as labels; names the metrics use themselves get `series_`."""
     return {(f"series_{k}" if k in _RESERVED else re.sub(r"[^a-zA-Z0-9_]", "_", k)): str(v)
             for k, v in series.items()}

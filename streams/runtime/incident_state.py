@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 import orjson
@@ -21,6 +20,7 @@ from streams.domain.incidents.book import IncidentBook, book_meta, incident_reco
 from streams.domain.incidents.noise import NoiseBook
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
 from streams.runtime.checkpoint import NULL, Checkpoint, CheckpointLog
 from streams.wire.alerts import AlertStats
 from streams.wire.codec import encode
@@ -70,17 +70,17 @@ class IncidentState:
     def empty(cls, slo_file: SloFile) -> IncidentState:
         return cls(IncidentBook(slo_file.incidents), PolicyBook(slo_file))
 
-    def sections(self) -> tuple[dict[str, dict[str, Any]], dict[str, Mapping[str, Any]]]:
+    def sections(self) -> tuple[dict[str, StoredState], dict[str, StoredState]]:
         """The state besides incidents and budgets: (scalars for the meta record, keyed maps
         stored a record per entry, by section name "<part>.<field>")."""
-        scalars: dict[str, dict[str, Any]] = {}
-        sections: dict[str, Mapping[str, Any]] = {
+        scalars: dict[str, StoredState] = {}
+        sections: dict[str, StoredState] = {
             "pending": {key: msgspec.to_builtins(d) for key, d in self.pending.items()}}
         for part, exported in (("book", book_meta(self.book)), ("policy", self.policies.export()),
                                ("noise", self.noise.export())):
             for name, value in exported.items():
                 if isinstance(value, Mapping):
-                    sections[f"{part}.{name}"] = value
+                    sections[f"{part}.{name}"] = value if isinstance(value, dict) else dict(value)
                 else:
                     scalars.setdefault(part, {})[name] = value
         return scalars, sections
@@ -107,7 +107,7 @@ class IncidentState:
         self.changed.clear()
         self.changed_budgets.clear()
 
-        def meta(seq: int, chunks: int) -> dict[str, object]:
+        def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 2, "seq": seq, "offsets": self.offsets, "state": scalars,
                     "outbox": chunks, "delivery_seq": self.delivery_seq,
                     "published": {topic: {str(k): v for k, v in offsets.items()}
@@ -125,13 +125,13 @@ class IncidentState:
         if restored is None:
             return state
         meta = restored.meta
-        incidents: list[dict[str, Any]] = []
-        budgets: list[dict[str, Any]] = []
-        parts: dict[str, dict[str, Any]] = {
+        incidents: list[StoredState] = []
+        budgets: list[StoredState] = []
+        parts: dict[str, StoredState] = {
             part: dict(meta.get(part) or {}) for part in ("book", "policy", "noise")}  # version 1
         for part, values in (meta.get("state") or {}).items():
             parts.setdefault(part, {}).update(values)
-        pending: dict[str, Any] = {d["key"]: d for d in meta.get("pending") or []}
+        pending: StoredState = {d["key"]: d for d in meta.get("pending") or []}
         for key, value in restored.entries.items():
             if key.startswith(b"i|"):
                 incidents.append(value)

@@ -18,6 +18,7 @@ import orjson
 
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
 from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.checkpoint import Checkpoint, CheckpointLog
 from streams.wire.alerts import Alert
@@ -202,7 +203,7 @@ class PartitionProcessor:
         entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
                     orjson.dumps(self.engine.series_state(series))) for series in dirty]
 
-        def meta(seq: int, chunks: int) -> dict[str, object]:
+        def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 1, "seq": seq, "offset": self.offset,
                     "engine": self.engine.checkpoint_meta(), "outbox": chunks,
                     "alert_offsets": {str(k): v for k, v in self.alert_offsets.items()}}

@@ -18,6 +18,8 @@ from msgspec import UNSET
 
 from streams.wire.topics import MESSAGES
 
+JsonSchema = dict[str, Any]  # a schema file's JSON document (draft 2020-12)
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 NOT_ON_THE_WIRE = frozenset({"attributes"})  # a request event's other keys, not a property
 
@@ -41,7 +43,7 @@ def _generated_property(kind: type[msgspec.Struct], name: str) -> Any:
     return components[kind.__name__]["properties"][name]
 
 
-def expected(name: str, current: dict[str, Any]) -> dict[str, Any]:
+def expected(name: str, current: JsonSchema) -> JsonSchema:
     """The schema file `name` as the types say it should be, hand-written parts kept."""
     kind = MESSAGES[name]
     fields = wire_fields(kind)
@@ -55,7 +57,7 @@ def expected(name: str, current: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def drift(name: str, current: dict[str, Any]) -> list[str]:
+def drift(name: str, current: JsonSchema) -> list[str]:
     """What in the file disagrees with the type, one line each (empty: in step)."""
     wanted = expected(name, current)
     problems = []

@@ -9,9 +9,8 @@ The engine wires its parts: `ingest` counts events, `series` holds them, `rules`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from streams.domain.engine.clock import EventClock
 from streams.domain.engine.counters import plan_for
@@ -21,6 +20,7 @@ from streams.domain.engine.rules import evaluate_rules
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime
 from streams.domain.engine.state import encode_clock, encode_series, restore_clock, restore_series
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
 
@@ -178,16 +178,16 @@ class Engine:
         self._dirty.clear()  # the set is shared with the ingestion
         return dirty
 
-    def checkpoint_meta(self) -> dict[str, object]:
+    def checkpoint_meta(self) -> StoredState:
         """Where evaluation stands (JSON-able); with the saved series it restores the engine."""
         return encode_clock(self._clock)
 
     @staticmethod
-    def series_state(series: Series) -> dict[str, object]:
+    def series_state(series: Series) -> StoredState:
         """One series as JSON-able data (see `restore`)."""
         return encode_series(series)
 
-    def restore(self, meta: Mapping[str, Any], states: Sequence[Mapping[str, Any]]) -> list[str]:
+    def restore(self, meta: StoredState, states: Sequence[StoredState]) -> list[str]:
         """Load a checkpoint into this (new) engine; returns warnings for what was dropped."""
         if self._registry.all or self._clock.instant is not None:
             raise RuntimeError("restore needs a new engine")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import msgspec
 import orjson
 
+from streams.domain.stored import StoredState
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.wire.alerts import Alert, AlertStats
 
@@ -113,7 +114,7 @@ class NoiseBook:
             quietly_resolved_share=row.quietly_resolved / done if done else None,
             firing=row.open is not None)
 
-    def export(self) -> dict[str, object]:
+    def export(self) -> StoredState:
         exported = msgspec.to_builtins({"rows": self.rows, "by_alert": self.by_alert})
         assert isinstance(exported, dict)
         return exported

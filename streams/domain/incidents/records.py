@@ -18,6 +18,7 @@ from streams.domain.incidents.model import (
     TimelineEntry,
 )
 from streams.domain.incidents.silences import Silence
+from streams.domain.stored import StoredState
 from streams.wire.alerts import Alert
 from streams.wire.incidents import IncidentAlert
 
@@ -73,7 +74,7 @@ class BookMeta(msgspec.Struct, kw_only=True):
     suppressed: dict[str, SuppressedAlert] | list[SuppressedAlert] = {}  # (a list at first)
 
 
-def incident_record(incident: Incident) -> dict[str, object]:
+def incident_record(incident: Incident) -> StoredState:
     """The incident as a JSON-ready record (state stored in the changelog)."""
     fields = dataclasses.asdict(incident)  # (AlertState and the timeline are converted below)
     fields.update(priority=incident.priority.value, status=incident.status.value,
@@ -92,7 +93,7 @@ def incident_from_record(record: object) -> Incident:
     return Incident(**fields)
 
 
-def book_meta(book: IncidentBook) -> dict[str, object]:
+def book_meta(book: IncidentBook) -> StoredState:
     """The book without its incidents (those are records of their own): the watermark, and
     maps keyed by series, service, silence or alert (stored a record per entry)."""
     meta = msgspec.to_builtins(BookMeta(

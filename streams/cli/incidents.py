@@ -10,15 +10,25 @@ import time
 from collections.abc import Iterable
 from typing import Any, BinaryIO, TextIO
 
+import msgspec
 import orjson
 from aiokafka.errors import KafkaError
 
 from streams.domain.durations import DurationError, parse_duration
 from streams.domain.incidents.book import CommandError, IncidentBook
+from streams.domain.incidents.statistics import (
+    IncidentStatistics,
+    IncidentSummary,
+    IncidentTimes,
+    incident_statistics,
+)
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.runtime.changelog import read_after
 from streams.runtime.kafka_clients import send_commands
 from streams.runtime.settings import Settings, SettingsError
+from streams.wire.codec import WireError, builtins, convert, encode
+from streams.wire.commands import Command, decode_command
+from streams.wire.incidents import IncidentEvent, decode_incident
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,42 +81,33 @@ def _options(default: object) -> argparse.ArgumentParser:
     return options
 
 
-def latest(messages: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The latest event of each incident (events of one incident are in order: keyed by id)."""
-    found: dict[str, dict[str, Any]] = {}
-    for message in messages:
-        if message.get("kind") == "incident":
-            previous = found.get(message["id"])
-            if (previous is not None and "postmortem" in previous and "postmortem" not in message
-                    and message.get("status") == "resolved"):
-                message = {**message, "postmortem": previous["postmortem"]}
-            found[message["id"]] = message
+def latest(values: Iterable[bytes]) -> dict[str, IncidentEvent]:
+    """The latest event of each incident (events of one incident are in order: keyed by id);
+    messages that are not incident events are passed over."""
+    found: dict[str, IncidentEvent] = {}
+    for value in values:
+        try:
+            message = decode_incident(value)
+        except WireError:
+            continue
+        previous = found.get(message.id)
+        if (previous is not None and previous.postmortem and not message.postmortem
+                and message.status == "resolved"):
+            message = msgspec.structs.replace(message, postmortem=previous.postmortem)
+        found[message.id] = message
     return found
 
 
-def statistics(incidents: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def statistics(incidents: Iterable[IncidentEvent]) -> IncidentStatistics:
     """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
-    def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
-        def mean(pairs: list[tuple[str | None, str | None]]) -> float | None:
-            spans = [parse_ts(b) - parse_ts(a) for a, b in pairs if a and b]
-            return sum(spans) / len(spans) if spans else None
-
-        return {"incidents": len(items),
-                "open": sum(i["status"] != "resolved" for i in items),
-                "by_severity": {p: sum(i["severity"] == p for i in items) for p in ("P1", "P2", "P3")},
-                "mtta_seconds": mean([(i["opened_at"], i.get("acknowledged_at")) for i in items]),
-                "mttr_seconds": mean([(i["opened_at"], i.get("resolved_at")) for i in items]),
-                "mttd_seconds": _mean([i["detected_after"] for i in items
-                                       if i.get("detected_after") is not None])}
-
-    everything = list(incidents)
-    services = sorted({i["service"] for i in everything})
-    return {"overall": summary(everything),
-            "services": {s: summary([i for i in everything if i["service"] == s]) for s in services}}
+    return incident_statistics(
+        IncidentTimes(i.service, i.severity, i.status == "resolved", parse_ts(i.opened_at),
+                      _instant(i.acknowledged_at), _instant(i.resolved_at), i.detected_after)
+        for i in incidents)
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _instant(value: str | None) -> float | None:
+    return parse_ts(value) if value else None
 
 
 def _settings(args: argparse.Namespace, settings_for: Any, prog: str,
@@ -150,9 +151,9 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
                    "until": format_ts(until), "by": args.by, "comment": args.comment,
                    # Sent now; a start in the past (a replay's) is also when it takes effect.
                    "ts": format_ts(min(now, starts))}
-        try:
-            IncidentBook().on_command(command)  # refused here as the worker would refuse it
-        except CommandError as exc:
+        try:  # refused here as the worker would refuse it
+            IncidentBook().on_command(convert(command, Command, "command"))
+        except (CommandError, WireError) as exc:
             print(f"{prog}: error: {exc}", file=stderr)
             return 2
         try:
@@ -168,20 +169,20 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
         return 1
     book = IncidentBook()
     for value in values:
-        with contextlib.suppress(ValueError, TypeError, KeyError, OverflowError, OSError):
-            command = orjson.loads(value)
-            if isinstance(command, dict) and command.get("command") == "silence":
+        with contextlib.suppress(ValueError, TypeError, OverflowError, OSError):
+            sent = decode_command(value)  # (a WireError is a ValueError)
+            if sent.command == "silence":
                 with contextlib.suppress(CommandError):
-                    book.silence(command, str(command.get("by")), parse_ts(command["ts"]))
+                    book.silence(sent, sent.by, parse_ts(sent.ts))
     silences = [s for s in book.active_silences()
-                if getattr(args, "all", False) or parse_ts(s["until"]) > now]
+                if getattr(args, "all", False) or parse_ts(s.until) > now]
     if args.json:
-        stdout.write(b"".join(orjson.dumps(s) + b"\n" for s in silences))
+        stdout.write(b"".join(encode(s) + b"\n" for s in silences))
     else:
         for s in silences:
-            matchers = ",".join(f"{k}={v}" for k, v in s["match"].items())
-            stdout.write(f"{s['id']}  until {s['until']}  {matchers}  by {s['by']}"
-                         f"{'  ' + s['comment'] if s['comment'] else ''}\n".encode())
+            matchers = ",".join(f"{k}={v}" for k, v in s.match.items())
+            stdout.write(f"{s.id}  until {s.until}  {matchers}  by {s.by}"
+                         f"{'  ' + s.comment if s.comment else ''}\n".encode())
         if not silences:
             stdout.write(b"no silences in force\n")
     return 0
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: T
     values = _read(settings, settings.topics.incidents, prog, stderr)
     if values is None:
         return 1
-    incidents = latest(orjson.loads(v) for v in values)
+    incidents = latest(values)
     action = args.action or "list"
     if action in {"show", "postmortem"}:
         incident = incidents.get(args.id)
@@ -204,25 +205,25 @@ def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: T
                   file=stderr)
             return 2
         if action == "postmortem":
-            if "postmortem" not in incident:
+            if not incident.postmortem:
                 print(f"{prog}: error: incident {args.id} is not resolved: no postmortem draft yet",
                       file=stderr)
                 return 1
-            stdout.write(str(incident["postmortem"]).encode() + b"\n")
+            stdout.write(incident.postmortem.encode() + b"\n")
             return 0
-        _write(stdout, incident if args.json else None, _show(incident))
+        _write(stdout, builtins(incident) if args.json else None, _show(incident))
         return 0
     if action == "stats":
         stats = statistics(incidents.values())
-        _write(stdout, stats if args.json else None, _stats_text(stats))
+        _write(stdout, builtins(stats) if args.json else None, _stats_text(stats))
         return 0
-    ordered = sorted(incidents.values(), key=lambda i: str(i["opened_at"]), reverse=True)
+    ordered = sorted(incidents.values(), key=lambda i: i.opened_at, reverse=True)
     if args.json:
-        stdout.write(b"".join(orjson.dumps(i) + b"\n" for i in ordered))
+        stdout.write(b"".join(encode(i) + b"\n" for i in ordered))
     else:
         for i in ordered:
-            stdout.write((f"{i['id']}  {i['severity']}  {i['status']:<12} {i['opened_at']}  "
-                          f"{i['title']}\n").encode())
+            stdout.write((f"{i.id}  {i.severity}  {i.status:<12} {i.opened_at}  "
+                          f"{i.title}\n").encode())
     return 0
 
 
@@ -231,24 +232,24 @@ def _write(stdout: BinaryIO, data: object, text: str) -> None:
                  else text.encode())
 
 
-def _show(i: dict[str, Any]) -> str:
-    lines = [f"{i['id']}  {i['severity']}  {i['status']}  {i['title']}",
-             f"  service {i['service']}, slo {i['slo']}, series {i.get('series') or {}}",
-             f"  opened {i['opened_at']}, acknowledged {i.get('acknowledged_at') or '-'}, "
-             f"resolved {i.get('resolved_at') or '-'}, assignee {i.get('assignee') or '-'}, "
-             f"escalation level {i.get('escalation_level', 0)}",
+def _show(i: IncidentEvent) -> str:
+    lines = [f"{i.id}  {i.severity}  {i.status}  {i.title}",
+             f"  service {i.service}, slo {i.slo}, series {i.series}",
+             f"  opened {i.opened_at}, acknowledged {i.acknowledged_at or '-'}, "
+             f"resolved {i.resolved_at or '-'}, assignee {i.assignee or '-'}, "
+             f"escalation level {i.escalation_level}",
              "  alerts:"]
-    lines += [f"    {a['rule']:<12} {a['status']:<9} since {a['started_at']}" for a in i["alerts"]]
+    lines += [f"    {a.rule:<12} {a.status:<9} since {a.started_at}" for a in i.alerts]
     return "\n".join(lines) + "\n"
 
 
-def _stats_text(stats: dict[str, Any]) -> str:
-    def row(name: str, s: dict[str, Any]) -> str:
+def _stats_text(stats: IncidentStatistics) -> str:
+    def row(name: str, s: IncidentSummary) -> str:
         def minutes(value: float | None) -> str:
             return "-" if value is None else f"{value / 60:.1f} min"
-        severity = " ".join(f"{k}={v}" for k, v in s["by_severity"].items())
-        return (f"{name:<20} {s['incidents']:>4} incidents ({s['open']} open)  {severity}  "
-                f"MTTA {minutes(s['mtta_seconds'])}  MTTR {minutes(s['mttr_seconds'])}  "
-                f"MTTD {minutes(s['mttd_seconds'])}")
-    return "\n".join([row("overall", stats["overall"]),
-                      *(row(name, s) for name, s in stats["services"].items())]) + "\n"
+        severity = " ".join(f"{k}={v}" for k, v in s.by_severity.items())
+        return (f"{name:<20} {s.incidents:>4} incidents ({s.open} open)  {severity}  "
+                f"MTTA {minutes(s.mtta_seconds)}  MTTR {minutes(s.mttr_seconds)}  "
+                f"MTTD {minutes(s.mttd_seconds)}")
+    return "\n".join([row("overall", stats.overall),
+                      *(row(name, s) for name, s in stats.services.items())]) + "\n"

@@ -2,48 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 import orjson
 
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
+from streams.wire.dead_letter import DeadLetter
+from streams.wire.incidents import IncidentEvent
 
-def render_alert(alert: dict[str, Any]) -> str:
-    series = ",".join(f"{k}={v}" for k, v in alert.get("series", {}).items())
-    where = f"{alert.get('slo')}{{{series}}}"
-    if alert.get("status") == "firing":
-        return (f"{alert.get('at')}  FIRING   {alert.get('severity', ''):<6} {where} {alert.get('rule')}"
-                f"  burn {alert.get('burn_rate_long', 0):.1f}x/{alert.get('long_window')} "
-                f"{alert.get('burn_rate_short', 0):.1f}x/{alert.get('short_window')}"
-                f"  budget {100 * alert.get('error_budget_remaining', 0):.1f}%")
-    return f"{alert.get('at')}  resolved {alert.get('severity', ''):<6} {where} {alert.get('rule')}"
+Rendered = Alert | BudgetSnapshot | IncidentEvent | DeadLetter  # told apart by `kind`
 
 
-def render_incident(incident: dict[str, Any]) -> str:
-    event = str(incident.get("event"))
+def render_alert(alert: Alert) -> str:
+    series = ",".join(f"{k}={v}" for k, v in alert.series.items())
+    where = f"{alert.slo}{{{series}}}"
+    if alert.firing:
+        return (f"{alert.at}  FIRING   {alert.severity:<6} {where} {alert.rule}"
+                f"  burn {alert.burn_rate_long:.1f}x/{alert.long_window} "
+                f"{alert.burn_rate_short:.1f}x/{alert.short_window}"
+                f"  budget {100 * alert.error_budget_remaining:.1f}%")
+    return f"{alert.at}  resolved {alert.severity:<6} {where} {alert.rule}"
+
+
+def render_incident(incident: IncidentEvent) -> str:
+    event = incident.event
     detail = ""
     if event == "escalated":
-        detail = f"  level {incident.get('escalation_level')} -> {', '.join(incident.get('notify', []))}"
+        notify = [] if isinstance(incident.notify, msgspec.UnsetType) else incident.notify
+        detail = f"  level {incident.escalation_level} -> {', '.join(notify)}"
     elif event == "resolved":
-        detail = (f"  budget consumed {100 * incident.get('error_budget_consumed', 0):.2f}%, "
-                  f"{incident.get('bad_events') or 0:,} failed requests")
-    return (f"{incident.get('at')}  incident {event.upper() if event == 'opened' else event:<12} "
-            f"{incident.get('severity')} {incident.get('id')} {incident.get('title')}{detail}")
+        detail = (f"  budget consumed {100 * incident.error_budget_consumed:.2f}%, "
+                  f"{incident.bad_events or 0:,} failed requests")
+    return (f"{incident.at}  incident {event.upper() if event == 'opened' else event:<12} "
+            f"{incident.severity} {incident.id} {incident.title}{detail}")
 
 
-def render(message: dict[str, Any]) -> str:
-    """One human line for an output message."""
-    kind = message.get("kind")
-    if kind == "alert":
+def render_budget(budget: BudgetSnapshot) -> str:
+    series = ",".join(f"{k}={v}" for k, v in budget.series.items())
+    return (f"{budget.at}  budget   {budget.slo}{{{series}}} "
+            f"sli {budget.sli:.5f}  remaining "
+            f"{100 * budget.error_budget_remaining:.1f}%  "
+            f"firing {','.join(budget.firing) or '-'}")
+
+
+def render(value: bytes) -> str:
+    """One human line for an output message (its JSON for kinds without a line of their own);
+    raises `orjson.JSONDecodeError` for a value that is not JSON."""
+    try:
+        message: Rendered = msgspec.json.decode(value, type=Rendered)
+    except msgspec.MsgspecError:
+        return orjson.dumps(orjson.loads(value)).decode()
+    if isinstance(message, Alert):
         return render_alert(message)
-    if kind == "budget":
-        series = ",".join(f"{k}={v}" for k, v in message.get("series", {}).items())
-        return (f"{message.get('at')}  budget   {message.get('slo')}{{{series}}} "
-                f"sli {message.get('sli', 1):.5f}  remaining "
-                f"{100 * message.get('error_budget_remaining', 0):.1f}%  "
-                f"firing {','.join(message.get('firing', [])) or '-'}")
-    if kind == "incident":
+    if isinstance(message, BudgetSnapshot):
+        return render_budget(message)
+    if isinstance(message, IncidentEvent):
         return render_incident(message)
-    if kind == "dead-letter":
-        return (f"dead-letter {message.get('topic')}[{message.get('partition')}]@"
-                f"{message.get('offset')}: {message.get('reason')}")
-    return orjson.dumps(message).decode()
+    return (f"dead-letter {message.topic}[{message.partition}]@"
+            f"{message.offset}: {message.reason}")

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
             stdout.write(value.rstrip(b"\n") + b"\n")
         else:
             try:
-                stdout.write(render(orjson.loads(value)).encode() + b"\n")
+                stdout.write(render(value).encode() + b"\n")
             except orjson.JSONDecodeError:
                 stdout.write(value + b"\n")
         stdout.flush()

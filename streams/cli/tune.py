@@ -7,7 +7,7 @@ import asyncio
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -26,6 +26,8 @@ from streams.tune.reports.html import html_report
 from streams.tune.reports.markdown import markdown_report
 from streams.tune.reports.svg import to_svg
 from streams.tune.tuning import TuneError, TuneResult, tune
+from streams.wire.alerts import AlertStats, decode_alert_stats
+from streams.wire.codec import encode
 
 PROG = "sre-streams tune"
 _MARKDOWN, _HTML = (".md", ".markdown"), (".html", ".htm")
@@ -152,13 +154,13 @@ def _live(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         print(f"{PROG}: error: {type(exc).__name__}: {exc} (broker {args.broker or 'from settings'})",
               file=stderr)
         return 1
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, AlertStats] = {}
     for value in values:
-        stats = orjson.loads(value)
+        stats = decode_alert_stats(value)
         latest[row_key(stats)] = stats
-    rows = sorted(latest.values(), key=lambda r: (-r["firings_per_day"], -r["flaps"], r["slo"]))
+    rows = sorted(latest.values(), key=lambda r: (-r.firings_per_day, -r.flaps, r.slo))
     if args.json:
-        stdout.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        stdout.write(b"".join(encode(r) + b"\n" for r in rows))
         return 0
     def share(value: float | None) -> str:
         return "-" if value is None else f"{100 * value:.0f}%"
@@ -166,11 +168,11 @@ def _live(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
     lines = ["| slo | series | rule | firings/day | median firing | flaps | acknowledged | "
              "resolved unacknowledged <10m |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        series = ",".join(f"{k}={v}" for k, v in r["series"].items()) or "-"
-        median = r["median_firing_seconds"]
-        lines.append(f"| {r['slo']} | {series} | {r['rule']} | {r['firings_per_day']:.2f} | "
-                     f"{'-' if median is None else f'{median / 60:.1f} min'} | {r['flaps']} | "
-                     f"{share(r['acknowledged_share'])} | {share(r['quietly_resolved_share'])} |")
+        series = ",".join(f"{k}={v}" for k, v in r.series.items()) or "-"
+        median = r.median_firing_seconds
+        lines.append(f"| {r.slo} | {series} | {r.rule} | {r.firings_per_day:.2f} | "
+                     f"{'-' if median is None else f'{median / 60:.1f} min'} | {r.flaps} | "
+                     f"{share(r.acknowledged_share)} | {share(r.quietly_resolved_share)} |")
     if not rows:
         lines = ["no alert statistics yet (the worker publishes them as alerts fire and resolve)"]
     stdout.write(("\n".join(lines) + "\n").encode())

@@ -215,7 +215,7 @@ async def _main(settings: Settings, out: TextIO, duration: float | None, tty: bo
         print(view.postmortem, file=out)
     else:
         print("\nno incident resolved yet: no postmortem draft", file=out)
-    resolved = sum(i["status"] == "resolved" for i in view.incidents.values())
+    resolved = sum(i.status == "resolved" for i in view.incidents.values())
     print(f"\nstopped: {view.sent:,} events sent, {len(view.firing)} alert(s) firing, "
           f"{len(view.incidents)} incident(s) ({resolved} resolved)", file=out)
     return code

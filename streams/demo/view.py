@@ -8,9 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-import orjson
+import msgspec
 
 from streams.cli.render import render_alert, render_incident
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
+from streams.wire.incidents import IncidentEvent
+
+Shown = Alert | BudgetSnapshot | IncidentEvent  # what the demo reads, told apart by `kind`
 
 
 @dataclass
@@ -22,32 +27,35 @@ class View:
     started: float = field(default_factory=time.monotonic)
     sent: int = 0
     live_sent: int = 0
-    budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budgets: dict[str, BudgetSnapshot] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     firing: set[str] = field(default_factory=set)
     outage: str = ""
     outage_at: float | None = None  # wall-clock start of the injected outage
-    incidents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> latest event
+    incidents: dict[str, IncidentEvent] = field(default_factory=dict)  # id -> latest event
     escalated: dict[str, float] = field(default_factory=dict)  # id -> when seen escalating
     postmortem: str | None = None  # of the last resolved incident
 
     def on_message(self, value: bytes) -> None:
-        message = orjson.loads(value)
-        if message.get("kind") == "incident":
-            self.incidents[message["id"]] = message
+        try:
+            message: Shown = msgspec.json.decode(value, type=Shown)
+        except msgspec.ValidationError:
+            return  # another kind of message: not shown
+        if isinstance(message, IncidentEvent):
+            self.incidents[message.id] = message
             self.alerts.append(render_incident(message))
-            if message["event"] == "escalated":
-                self.escalated.setdefault(message["id"], time.monotonic())
-            if message.get("postmortem"):
-                self.postmortem = message["postmortem"]
-        elif message.get("kind") == "budget":
-            series = ",".join(f"{k}={v}" for k, v in message["series"].items())
-            self.budgets[f"{message['slo']}{{{series}}}"] = message
-        elif message.get("kind") == "alert":
+            if message.event == "escalated":
+                self.escalated.setdefault(message.id, time.monotonic())
+            if message.postmortem:
+                self.postmortem = str(message.postmortem)
+        elif isinstance(message, BudgetSnapshot):
+            series = ",".join(f"{k}={v}" for k, v in message.series.items())
+            self.budgets[f"{message.slo}{{{series}}}"] = message
+        else:
             self.alerts.append(render_alert(message))
-            series = ",".join(f"{k}={v}" for k, v in message["series"].items())
-            key = f"{message['slo']}{{{series}}} {message['rule']}"
-            (self.firing.add if message["status"] == "firing" else self.firing.discard)(key)
+            series = ",".join(f"{k}={v}" for k, v in message.series.items())
+            key = f"{message.slo}{{{series}}} {message.rule}"
+            (self.firing.add if message.firing else self.firing.discard)(key)
 
     def on_page(self, receiver: str, body: dict[str, Any]) -> None:
         """A request that reached the demo's pager or chat receiver."""
@@ -61,8 +69,8 @@ class View:
     def status(self) -> str:
         """One line: time, traffic, the outage, what fires, open incidents."""
         firing = sorted(self.firing)
-        open_incidents = [f"{i['id']} {i['severity']} {i['status']}"
-                          for i in self.incidents.values() if i["status"] != "resolved"]
+        open_incidents = [f"{i.id} {i.severity} {i.status}"
+                          for i in self.incidents.values() if i.status != "resolved"]
         return (f"status {time.monotonic() - self.started:5.0f} s  events sent {self.sent:,}  "
                 f"{self.outage}  firing: {', '.join(firing) or '-'}  "
                 f"incidents: {', '.join(open_incidents) or '-'}")
@@ -75,13 +83,13 @@ class View:
                      f"{'budget':>8}  firing")
         for name in sorted(self.budgets):
             snap = self.budgets[name]
-            rates = snap.get("burn_rates", {})
-            lines.append(f"{name:<40} {snap['sli']:>8.4f} {rates.get('1m', 0):>8.1f} "
-                         f"{rates.get('5m', 0):>8.1f} {100 * snap['error_budget_remaining']:>7.1f}%"
-                         f"  {','.join(snap.get('firing', [])) or '-'}")
+            rates = snap.burn_rates
+            lines.append(f"{name:<40} {snap.sli:>8.4f} {rates.get('1m', 0):>8.1f} "
+                         f"{rates.get('5m', 0):>8.1f} {100 * snap.error_budget_remaining:>7.1f}%"
+                         f"  {','.join(snap.firing) or '-'}")
         lines += ["", "incidents:"] + ([
-            f"  {i['id']}  {i['severity']}  {i['status']:<12}  escalation level "
-            f"{i['escalation_level']}  {i['title']}" for i in self.incidents.values()]
+            f"  {i.id}  {i.severity}  {i.status:<12}  escalation level "
+            f"{i.escalation_level}  {i.title}" for i in self.incidents.values()]
             or ["  (none yet)"])
         lines += ["", "alerts, incidents, pages:"] + (self.alerts[-14:] or ["  (none yet)"])
         return "\n".join(lines)

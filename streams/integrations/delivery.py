@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
-import orjson
 
-from streams.domain.notify.receivers import Receiver
+from streams.domain.notify.receivers import Payload, Receiver
+from streams.wire.codec import encode
 
 Outcome = Literal["delivered", "retry", "dead"]
 MAX_ATTEMPTS = 8
@@ -56,13 +56,13 @@ class RateLimiter:
         return (1 - tokens) / rate
 
 
-async def send(session: aiohttp.ClientSession, receiver: Receiver, body: dict[str, Any],
+async def send(session: aiohttp.ClientSession, receiver: Receiver, body: Payload,
                key: str, attempt: int, timeout: float = 10.0) -> Attempt:
     """One HTTP attempt; the outcome says what to do next."""
     headers = {"Content-Type": "application/json", "Idempotency-Key": key,
                "User-Agent": "sre-streams"}
     try:
-        async with session.post(receiver.url, data=orjson.dumps(body), headers=headers,
+        async with session.post(receiver.url, data=encode(body), headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             text = (await response.text(errors="replace"))[:1000]
             status = response.status

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
-
-import orjson
 
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import format_ts
 from streams.offline.replay import BadLine, replay
+from streams.wire.codec import encode
 from streams.wire.dead_letter import dead_letter
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRule:
+    """A rule of a series still firing when the replay ended."""
+
+    slo: str
+    series: Mapping[str, str]
+    rule: str
 
 
 @dataclass
@@ -25,7 +34,7 @@ class BacktestResult:
     seconds: float = 0.0
     first_ts: float | None = None
     last_ts: float | None = None
-    still_firing: list[dict[str, object]] = field(default_factory=list)
+    still_firing: list[FiringRule] = field(default_factory=list)
     series: int = 0
     bad_lines: Counter[str] = field(default_factory=Counter)
 
@@ -45,24 +54,23 @@ def run_backtest(
     engine = Engine(slo_file, settings or EngineSettings(
         budget_interval=60.0 if budgets_out is not None else None))
     result = BacktestResult(stats=engine.stats)
-    dumps = orjson.dumps
     source = str(events_path)
 
     def flush() -> None:
         alerts, budgets = engine.drain()
         for alert in alerts:
-            alerts_out.write(dumps(alert) + b"\n")
+            alerts_out.write(encode(alert) + b"\n")
         result.alerts += len(alerts)
         if budgets_out is not None:
             for snapshot in budgets:
-                budgets_out.write(dumps(snapshot) + b"\n")
+                budgets_out.write(encode(snapshot) + b"\n")
             result.budgets += len(budgets)
 
     def dead(line: BadLine) -> None:
         assert dead_letters_out is not None
         # A file's line is a message of partition -1 at offset = its number.
         record = dead_letter(line.reason, source, -1, line.number, line.payload)
-        dead_letters_out.write(dumps(record) + b"\n")
+        dead_letters_out.write(encode(record) + b"\n")
 
     replayed = replay(events_path, [engine], flush, stderr=stderr, progress=progress,
                       label="backtest", on_bad_line=None if dead_letters_out is None else dead)
@@ -73,7 +81,7 @@ def run_backtest(
     result.first_ts, result.last_ts = engine.time_range
     at = engine.last_instant
     result.still_firing = [
-        {"slo": series.slo.name, "series": series.labels, "rule": spec.rule.name}
+        FiringRule(series.slo.name, series.labels, spec.rule.name)
         for series in engine.series
         for spec, since in zip(series.runtime.rules, series.started, strict=True)
         if since is not None
@@ -106,6 +114,6 @@ def summary(result: BacktestResult, source: str) -> str:
     if result.still_firing:
         lines.append(f"  still firing at the end: {len(result.still_firing)}")
         for item in result.still_firing[:10]:
-            series = ",".join(f"{k}={v}" for k, v in item["series"].items())  # type: ignore[attr-defined]
-            lines.append(f"    {item['slo']} {{{series}}} {item['rule']}")
+            series = ",".join(f"{k}={v}" for k, v in item.series.items())
+            lines.append(f"    {item.slo} {{{series}}} {item.rule}")
     return "\n".join(lines)

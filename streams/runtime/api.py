@@ -17,11 +17,12 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
 import mode
+import msgspec
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -163,7 +164,8 @@ class ApiService(mode.Service):
         policies = self._policies()
         service = request.match_info["service"]
         try:
-            return _json(policies.gate(service, time.time(), request.query.get("change_class")))
+            return _json(msgspec.to_builtins(
+                policies.gate(service, time.time(), request.query.get("change_class"))))
         except KeyError:
             raise self._unknown_service(service) from None
 
@@ -184,18 +186,18 @@ class ApiService(mode.Service):
             raise ApiError(400, str(exc), exc.field) from None
         except LookupError:
             raise ApiError(503, "leadership moved while storing the override; retry") from None
-        return _json(event, 201)
+        return _json(msgspec.to_builtins(event), 201)
 
     async def slo_list(self, request: web.Request) -> web.Response:
         policies = self._policies()
         rows = []
         for slo in self.slo_file.slos:
-            series = [b for b in policies.budgets.values() if b["slo"] == slo.name]
+            series = [b for b in policies.budgets.values() if b.slo == slo.name]
             rows.append({"name": slo.name, "service": slo.service, "objective": slo.objective,
                          "window": slo.window_label, "series": len(series),
                          "error_budget_remaining": min(
-                             (float(b["error_budget_remaining"]) for b in series), default=None),
-                         "firing": sorted({r for b in series for r in b.get("firing", [])})})
+                             (b.error_budget_remaining for b in series), default=None),
+                         "firing": sorted({r for b in series for r in b.firing})})
         return _json({"slos": rows})
 
     async def slo_detail(self, request: web.Request) -> web.Response:
@@ -204,12 +206,11 @@ class ApiService(mode.Service):
         slo = self.slos.get(name)
         if slo is None:
             raise ApiError(404, f"no SLO {name!r} (known: {', '.join(sorted(self.slos))})")
-        series = [{"series": b.get("series") or {}, "at": b["at"], "sli": b["sli"],
-                   "good": b["good"], "total": b["total"],
-                   "error_budget_remaining": b["error_budget_remaining"],
-                   "burn_rates": b.get("burn_rates") or {}, "firing": b.get("firing") or []}
+        series = [{"series": b.series, "at": b.at, "sli": b.sli, "good": b.good, "total": b.total,
+                   "error_budget_remaining": b.error_budget_remaining,
+                   "burn_rates": b.burn_rates, "firing": b.firing}
                   for b in sorted(policies.budgets.values(), key=lambda b: orjson.dumps(
-                      b.get("series"), option=orjson.OPT_SORT_KEYS)) if b["slo"] == name]
+                      b.series, option=orjson.OPT_SORT_KEYS)) if b.slo == name]
         return _json({"name": slo.name, "service": slo.service, "objective": slo.objective,
                       "window": slo.window_label, "labels": dict(slo.labels),
                       "policy": {"warn_below": slo.budget_policy.warn_below,
@@ -221,7 +222,7 @@ class ApiService(mode.Service):
         book = self.responder.book
         if book is None:
             raise ApiError(503, "leadership moved; retry")
-        return _json({"alerts": book.firing_alerts()})
+        return _json({"alerts": msgspec.to_builtins(book.firing_alerts())})
 
     async def incidents(self, request: web.Request) -> web.Response:
         book = self.responder.book
@@ -231,7 +232,7 @@ class ApiService(mode.Service):
         return _json({"open": [book.describe(i) for i in everything if i.resolved_at is None],
                       "recent": [book.describe(i) for i in everything
                                  if i.resolved_at is not None][:50],
-                      "stats": book.stats()})
+                      "stats": msgspec.to_builtins(book.stats())})
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry),
@@ -265,7 +266,7 @@ class ApiService(mode.Service):
 _RESERVED = {"slo", "service", "window", "rule", "severity", "reason", "partition"}
 
 
-def _series_labels(series: dict[str, Any]) -> dict[str, str]:
+def _series_labels(series: Mapping[str, str]) -> dict[str, str]:
     """A series' group_by values as labels; names the metrics use themselves get `series_`."""
     return {(f"series_{k}" if k in _RESERVED else re.sub(r"[^a-zA-Z0-9_]", "_", k)): str(v)
             for k, v in series.items()}
@@ -334,22 +335,21 @@ class _Collector:
             families["objective"].samples.append(Sample(
                 "sre_slo_objective", {"slo": slo.name, "service": slo.service}, slo.objective))
         for snapshot in budgets:
-            if snapshot["slo"] not in slos:
+            if snapshot.slo not in slos:
                 continue
-            slo = slos[snapshot["slo"]]
-            base = {"slo": slo.name, "service": slo.service,
-                    **_series_labels(snapshot.get("series") or {})}
+            slo = slos[snapshot.slo]
+            base = {"slo": slo.name, "service": slo.service, **_series_labels(snapshot.series)}
             allowed = 1.0 - slo.objective
-            for window, rate in (snapshot.get("burn_rates") or {}).items():
+            for window, rate in snapshot.burn_rates.items():
                 labels = {**base, "window": window}
                 families["burn"].samples.append(Sample("sre_slo_burn_rate", labels, rate))
-                sli = snapshot["sli"] if window == slo.window_label else 1.0 - rate * allowed
+                sli = snapshot.sli if window == slo.window_label else 1.0 - rate * allowed
                 families["sli"].samples.append(Sample("sre_slo_sli", labels, sli))
             families["budget"].samples.append(Sample(
-                "sre_slo_error_budget_remaining", base, snapshot["error_budget_remaining"]))
+                "sre_slo_error_budget_remaining", base, snapshot.error_budget_remaining))
             families["at"].samples.append(Sample(
-                "sre_slo_snapshot_timestamp_seconds", base, parse_ts(snapshot["at"])))
-            firing = set(snapshot.get("firing") or [])
+                "sre_slo_snapshot_timestamp_seconds", base, parse_ts(snapshot.at)))
+            firing = set(snapshot.firing)
             for rule in slo.policy.rules:
                 families["firing"].samples.append(Sample("sre_alert_firing", {
                     **base, "rule": rule.name, "severity": rule.severity.value},

@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from streams.domain.stored import StoredState
+
 NULL = b"null"  # an entry's stored state when it has none (removed, or not there yet)
 OUTBOX_BYTES = 128 << 10  # per outbox chunk: far below the broker's message limit
 
@@ -44,7 +46,7 @@ class Checkpoint:
 class Restored:
     """A state as of its last complete checkpoint."""
 
-    meta: dict[str, Any]
+    meta: StoredState
     entries: dict[bytes, Any]  # key (without prefix) -> decoded state, removed ones left out
     outbox: list[Any]  # the items of the meta record's outbox, in order
 
@@ -98,7 +100,7 @@ class CheckpointLog:
         return self._stored
 
     def write(self, entries: Iterable[tuple[bytes, bytes]], outbox: Iterable[bytes],
-              meta: Callable[[int, int], Mapping[str, object]]) -> Checkpoint:
+              meta: Callable[[int, int], StoredState]) -> Checkpoint:
         """The next checkpoint: `entries` (key without prefix, state; b"null" removes one)
         written whatever they stored before, `outbox` the serialised output items, and
         `meta(seq, outbox chunks)` the meta record's fields."""
@@ -137,7 +139,7 @@ class CheckpointLog:
         meta_value = latest.pop(b"m", None)
         if meta_value is None:
             return None
-        meta: dict[str, Any] = orjson.loads(meta_value)
+        meta: StoredState = orjson.loads(meta_value)
         self.seq = int(meta["seq"])
         entries: dict[bytes, Any] = {}
         for key, value in latest.items():

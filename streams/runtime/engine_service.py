@@ -23,10 +23,11 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import mode
+import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
@@ -40,6 +41,8 @@ from streams.runtime.kafka_clients import client_options, ensure_topics
 from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.partition import Output, PartitionProcessor
 from streams.runtime.settings import Settings
+from streams.wire.alerts import Alert
+from streams.wire.codec import encode
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +169,10 @@ class EngineService(mode.Service):
         assert producer is not None and self.consumer is not None
         if out.budgets:
             await self._send_keyed(self.topics.budgets, [
-                (orjson.dumps([b["slo"], b["series"]]), compact(orjson.dumps(b)))
+                (orjson.dumps([b.slo, b.series]), compact(encode(b)))
                 for b in out.budgets])
         for record in out.dead_letters:
-            await producer.send(self.topics.dead_letter, orjson.dumps(record),
+            await producer.send(self.topics.dead_letter, encode(record),
                                 key=b"%d" % proc.partition)
         checkpoint = proc.checkpoint(out.alerts)
         if checkpoint is None:
@@ -209,13 +212,13 @@ class EngineService(mode.Service):
             await send_batches(producer, topic, partition, list(records))
 
     async def _publish_alerts(self, proc: PartitionProcessor,
-                              alerts: list[dict[str, object]]) -> None:
+                              alerts: list[Alert]) -> None:
         producer = self.producer
         assert producer is not None
         # Keyed by series, as budgets are: every alert of a series (all its rules) stays in
         # order on one partition, which the incident service relies on.
-        sent = [await producer.send(self.topics.alerts, orjson.dumps(alert),
-                                    key=orjson.dumps([alert["slo"], alert["series"]]))
+        sent = [await producer.send(self.topics.alerts, encode(alert),
+                                    key=orjson.dumps([alert.slo, alert.series]))
                 for alert in alerts]
         for future in sent:
             metadata = await future
@@ -292,5 +295,7 @@ class EngineService(mode.Service):
         proc.outbox = []
 
 
-def _alert_identity(alert: Mapping[str, Any]) -> object:
-    return (alert["id"], alert["status"], alert["at"])
+def _alert_identity(alert: object) -> object:
+    """An alert's identity, held in the outbox (typed) or read back from its topic (parsed)."""
+    value = msgspec.to_builtins(alert)
+    return (value["id"], value["status"], value["at"])

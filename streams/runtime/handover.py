@@ -8,7 +8,7 @@ the outputs of the last checkpoint that did not reach their topics are found in 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -17,7 +17,7 @@ from streams.runtime.changelog import read_after
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.settings import Settings
 
-Outbox = list[tuple[str, dict[str, Any]]]  # (topic, message) saved with a checkpoint
+M = TypeVar("M")  # a message as an outbox holds it
 
 
 class Handover(Protocol):
@@ -81,12 +81,12 @@ def canonical(message: object) -> bytes:
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 
-async def unpublished(settings: Settings, outbox: Outbox,
+async def unpublished(settings: Settings, outbox: list[tuple[str, M]],
                       published: Mapping[str, Mapping[int, int]],
-                      identity: Callable[[Mapping[str, Any]], object] = canonical) -> Outbox:
+                      identity: Callable[[object], object] = canonical) -> list[tuple[str, M]]:
     """The items of a restored outbox not found on their topics after the offsets published
     before the checkpoint (per topic, per partition)."""
-    missing: Outbox = []
+    missing: list[tuple[str, M]] = []
     for topic in sorted({topic for topic, _ in outbox}):
         seen = {identity(m) for m in map(orjson.loads, await read_after(
             settings, topic, dict(published.get(topic, {}))))}

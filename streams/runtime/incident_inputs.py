@@ -1,7 +1,9 @@
 """The incident service's inputs, decoded at the edge: one function per input topic.
 
-Each takes a message value and the latest acceptable time and returns the decoded message
-with its event time, or raises `ValueError` with the reason of its dead letter.
+Each takes a message value and the latest acceptable time and returns the typed message with
+its event time, or raises `ValueError` with the reason of its dead letter. A message with a
+valid time that breaks its topic's schema comes back as its `WireError`: it still moves the
+incidents' clock before it is refused, as any refused input does.
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TypeVar
 
+import msgspec
 import orjson
 
 from streams.domain.timestamps import parse_ts
 from streams.runtime.settings import Topics
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
+from streams.wire.codec import WireError
+from streams.wire.commands import Command, Deploy
+
+IncidentMessage = Alert | BudgetSnapshot | Command | Deploy
+M = TypeVar("M", Alert, BudgetSnapshot, Command, Deploy)
 
 
 class InputKind(IntEnum):
@@ -33,22 +43,37 @@ class InputKind(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class IncidentInput:
-    """One input message, decoded."""
+    """One input message, decoded (or the schema error that refuses it)."""
 
     at: float  # event time
     kind: InputKind
-    value: dict[str, Any]
+    message: IncidentMessage | WireError
     topic: str
     partition: int
     offset: int
     raw: bytes  # for its dead letter, if refused
 
 
-Decoder = Callable[[bytes | None, float], tuple[float, dict[str, Any]]]
+Decoder = Callable[[bytes | None, float], tuple[float, IncidentMessage | WireError]]
 
 
-def _timed(field: str, raw: bytes | None, latest: float) -> tuple[float, dict[str, Any]]:
-    """A JSON object with its event time in `field`, between 1970 and `latest`."""
+def _checked(at: float, latest: float) -> float:
+    if not 0 <= at <= latest:
+        raise ValueError("timestamp in the future" if at > 0 else "timestamp before 1970")
+    return at
+
+
+def _timed(kind: type[M], field: str, raw: bytes | None,
+           latest: float) -> tuple[float, M | WireError]:
+    """A message of `kind` with its event time in `field`, between 1970 and `latest`."""
+    try:  # valid input: one typed decode
+        message = msgspec.json.decode(raw or b"", type=kind)
+        return _checked(parse_ts(getattr(message, field)), latest), message
+    except msgspec.ValidationError as exc:
+        refusal = WireError(str(exc))
+    except msgspec.DecodeError:
+        refusal = None
+    # Refused: the reasons (and the time a schema error still moves) as the JSON object says.
     try:
         value = orjson.loads(raw)  # type: ignore[arg-type]
         if not isinstance(value, dict):
@@ -56,29 +81,27 @@ def _timed(field: str, raw: bytes | None, latest: float) -> tuple[float, dict[st
         at = parse_ts(value[field])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(str(exc)) from exc
-    if not 0 <= at <= latest:
-        raise ValueError("timestamp in the future" if at > 0 else "timestamp before 1970")
-    return at, value
+    return _checked(at, latest), refusal or WireError("not JSON")
 
 
-def decode_alert(raw: bytes | None, latest: float) -> tuple[float, dict[str, Any]]:
+def decode_alert(raw: bytes | None, latest: float) -> tuple[float, Alert | WireError]:
     """An alert event (`sre.alerts`), timed by its evaluation instant `at`."""
-    return _timed("at", raw, latest)
+    return _timed(Alert, "at", raw, latest)
 
 
-def decode_budget(raw: bytes | None, latest: float) -> tuple[float, dict[str, Any]]:
+def decode_budget(raw: bytes | None, latest: float) -> tuple[float, BudgetSnapshot | WireError]:
     """A budget snapshot (`sre.budgets`), timed by `at`."""
-    return _timed("at", raw, latest)
+    return _timed(BudgetSnapshot, "at", raw, latest)
 
 
-def decode_command(raw: bytes | None, latest: float) -> tuple[float, dict[str, Any]]:
+def decode_command(raw: bytes | None, latest: float) -> tuple[float, Command | WireError]:
     """An operator command (`sre.commands`), timed by `ts`."""
-    return _timed("ts", raw, latest)
+    return _timed(Command, "ts", raw, latest)
 
 
-def decode_deploy(raw: bytes | None, latest: float) -> tuple[float, dict[str, Any]]:
+def decode_deploy(raw: bytes | None, latest: float) -> tuple[float, Deploy | WireError]:
     """A deploy event (`sre.deploys`), timed by `ts`."""
-    return _timed("ts", raw, latest)
+    return _timed(Deploy, "ts", raw, latest)
 
 
 DECODERS: dict[InputKind, Decoder] = {

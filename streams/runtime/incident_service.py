@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
 import mode
-import orjson
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.domain.incidents.book import IncidentBook
@@ -39,13 +39,16 @@ from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
 from streams.runtime.changelog import read_partitions
 from streams.runtime.deliveries import DeliveryScheduler
-from streams.runtime.handover import RebalanceListener, unpublished, write_checkpoint
+from streams.runtime.handover import RebalanceListener, canonical, unpublished, write_checkpoint
 from streams.runtime.incident_processor import IncidentProcessor, InputRecord, Step
-from streams.runtime.incident_state import IncidentState, Outputs
+from streams.runtime.incident_state import IncidentState, OutputMessage, Outputs
 from streams.runtime.kafka_clients import client_options, ensure_topics
 from streams.runtime.leadership import AllToOneAssignor
 from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
+from streams.wire.alerts import AlertStats
+from streams.wire.codec import encode
+from streams.wire.incidents import IncidentEvent
 
 log = logging.getLogger(__name__)
 
@@ -130,26 +133,27 @@ class IncidentService(mode.Service):
         producer = self.producer
         assert producer is not None
         for record in step.dead_letters:
-            await producer.send(self.topics.dead_letter, orjson.dumps(record))
+            await producer.send(self.topics.dead_letter, encode(record))
         checkpoint = processor.commit(step)
         await write_checkpoint(producer, self.changelog, 0, checkpoint)
         if step.outputs:
             await self._publish(processor.state, step.outputs)
         processor.state.outbox = []
 
-    def _key(self, topic: str, event: Mapping[str, Any]) -> bytes:
-        if topic == self.topics.incidents:
-            return str(event["id"]).encode()
-        if topic == self.topics.alert_stats:
+    @staticmethod
+    def _key(event: OutputMessage) -> bytes:
+        if isinstance(event, IncidentEvent):
+            return event.id.encode()
+        if isinstance(event, AlertStats):
             return row_key(event).encode()
-        return str(event["service"]).encode()
+        return event.service.encode()
 
     async def _publish(self, state: IncidentState, items: Outputs) -> None:
         """Incident events keyed by incident, policy events by service, alert statistics by
         rule and series (each in order)."""
         producer = self.producer
         assert producer is not None
-        sent = [(topic, await producer.send(topic, orjson.dumps(event), key=self._key(topic, event)))
+        sent = [(topic, await producer.send(topic, encode(event), key=self._key(event)))
                 for topic, event in items]
         for topic, future in sent:
             metadata = await future
@@ -199,7 +203,8 @@ class IncidentService(mode.Service):
                 else:
                     await consumer.seek_to_beginning(tp)
             if state.outbox:
-                missing = await unpublished(self.settings, state.outbox, state.published)
+                missing = await unpublished(self.settings, state.outbox, state.published,
+                                            identity=lambda m: canonical(msgspec.to_builtins(m)))
                 if missing:
                     await self._publish(state, missing)
                 state.outbox = []
@@ -230,7 +235,7 @@ class IncidentService(mode.Service):
     def leader_url(self) -> str | None:
         return self.assignor.leader_url
 
-    async def add_override(self, service: str, body: Mapping[str, Any]) -> dict[str, object]:
+    async def add_override(self, service: str, body: object) -> OutputMessage:
         """Store an override, publish its audit event on `sre.policy`; returns the event."""
         async with self.lock:
             processor = self.processor

@@ -12,17 +12,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+import msgspec
 import orjson
 
 from streams.domain.incidents.book import IncidentBook, book_meta, incident_record, restore_book
 from streams.domain.incidents.noise import NoiseBook
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
 from streams.runtime.checkpoint import NULL, Checkpoint, CheckpointLog
+from streams.wire.alerts import AlertStats
+from streams.wire.codec import encode
+from streams.wire.incidents import IncidentEvent
+from streams.wire.policy import PolicyEvent
 
-Outputs = list[tuple[str, dict[str, object]]]  # (topic, event)
+OutputMessage = IncidentEvent | PolicyEvent | AlertStats
+Outputs = list[tuple[str, OutputMessage]]  # (topic, event)
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    """An incident event still to send to one receiver; stored as its JSON object."""
+
+    key: str  # the Idempotency-Key (PagerDuty: the dedup key comes from the event)
+    receiver: str
+    event: IncidentEvent
+    attempt: int = 0  # attempts made
+    not_before: float | None = 0.0  # epoch seconds of the next attempt
+    seq: int = 0  # the order the events happened in
+
+
+def _output(value: object) -> OutputMessage:
+    """A stored outbox event, typed by its `kind`."""
+    message: OutputMessage = msgspec.convert(value, OutputMessage)
+    return message
 
 
 @dataclass
@@ -33,7 +56,7 @@ class IncidentState:
     policies: PolicyBook
     noise: NoiseBook = field(default_factory=NoiseBook)
     offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> last applied
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # delivery key -> delivery
+    pending: dict[str, Delivery] = field(default_factory=dict)  # by delivery key
     delivery_seq: int = 0  # deliveries numbered in the order their events happened
     outbox: Outputs = field(default_factory=list)  # outputs of the last checkpoint, unpublished
     # topic -> partition -> last offset published (where a republish starts looking)
@@ -47,16 +70,17 @@ class IncidentState:
     def empty(cls, slo_file: SloFile) -> IncidentState:
         return cls(IncidentBook(slo_file.incidents), PolicyBook(slo_file))
 
-    def sections(self) -> tuple[dict[str, dict[str, Any]], dict[str, Mapping[str, Any]]]:
+    def sections(self) -> tuple[dict[str, StoredState], dict[str, StoredState]]:
         """The state besides incidents and budgets: (scalars for the meta record, keyed maps
         stored a record per entry, by section name "<part>.<field>")."""
-        scalars: dict[str, dict[str, Any]] = {}
-        sections: dict[str, Mapping[str, Any]] = {"pending": self.pending}
+        scalars: dict[str, StoredState] = {}
+        sections: dict[str, StoredState] = {
+            "pending": {key: msgspec.to_builtins(d) for key, d in self.pending.items()}}
         for part, exported in (("book", book_meta(self.book)), ("policy", self.policies.export()),
                                ("noise", self.noise.export())):
             for name, value in exported.items():
                 if isinstance(value, Mapping):
-                    sections[f"{part}.{name}"] = value
+                    sections[f"{part}.{name}"] = value if isinstance(value, dict) else dict(value)
                 else:
                     scalars.setdefault(part, {})[name] = value
         return scalars, sections
@@ -66,7 +90,7 @@ class IncidentState:
         incidents, budgets = self.book.incidents, self.policies.budgets
         records = [(b"i|" + ident.encode(), orjson.dumps(incident_record(incidents[ident])))
                    for ident in sorted(self.changed) if ident in incidents]
-        records += [(b"b|" + key.encode(), orjson.dumps(budgets[key]))
+        records += [(b"b|" + key.encode(), encode(budgets[key]))
                     for key in sorted(self.changed_budgets) if key in budgets]
         scalars, sections = self.sections()
         entries: set[bytes] = set()
@@ -83,13 +107,14 @@ class IncidentState:
         self.changed.clear()
         self.changed_budgets.clear()
 
-        def meta(seq: int, chunks: int) -> dict[str, object]:
+        def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 2, "seq": seq, "offsets": self.offsets, "state": scalars,
                     "outbox": chunks, "delivery_seq": self.delivery_seq,
                     "published": {topic: {str(k): v for k, v in offsets.items()}
                                   for topic, offsets in self.published.items()}}
 
-        return self.log.write(records, (orjson.dumps([t, e]) for t, e in self.outbox), meta)
+        return self.log.write(records, (orjson.dumps([t, msgspec.to_builtins(e)])
+                                        for t, e in self.outbox), meta)
 
     @classmethod
     def restored(cls, slo_file: SloFile,
@@ -100,13 +125,13 @@ class IncidentState:
         if restored is None:
             return state
         meta = restored.meta
-        incidents: list[dict[str, Any]] = []
-        budgets: list[dict[str, Any]] = []
-        parts: dict[str, dict[str, Any]] = {
+        incidents: list[StoredState] = []
+        budgets: list[StoredState] = []
+        parts: dict[str, StoredState] = {
             part: dict(meta.get(part) or {}) for part in ("book", "policy", "noise")}  # version 1
         for part, values in (meta.get("state") or {}).items():
             parts.setdefault(part, {}).update(values)
-        pending: dict[str, Any] = {d["key"]: d for d in meta.get("pending") or []}
+        pending: StoredState = {d["key"]: d for d in meta.get("pending") or []}
         for key, value in restored.entries.items():
             if key.startswith(b"i|"):
                 incidents.append(value)
@@ -124,10 +149,10 @@ class IncidentState:
         state.policies.restore(parts["policy"], budgets)
         state.noise.restore(parts["noise"])
         state.offsets = {k: int(v) for k, v in meta["offsets"].items()}
-        state.pending = pending
+        state.pending = {key: msgspec.convert(d, Delivery) for key, d in pending.items()}
         state.delivery_seq = int(meta.get("delivery_seq", 0))
         outbox = meta["outbox"] if isinstance(meta["outbox"], list) else restored.outbox
-        state.outbox = [(str(topic), event) for topic, event in outbox]  # (version 1: in the meta)
+        state.outbox = [(str(topic), _output(event)) for topic, event in outbox]  # (version 1: in the meta)
         state.published = {topic: {int(k): int(v) for k, v in offsets.items()}
                            for topic, offsets in (meta.get("published") or {}).items()}
         return state

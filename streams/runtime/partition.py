@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from operator import lt
 from typing import Protocol
 
+import msgspec
 import orjson
 
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
 from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.checkpoint import Checkpoint, CheckpointLog
-from streams.wire.dead_letter import dead_letter
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
+from streams.wire.codec import encode
+from streams.wire.dead_letter import DeadLetter, dead_letter
 
 INGEST_CHUNK = 8192  # events per Engine.ingest_batch call: large enough to amortise its fixed
 # cost, small enough that its column-wise passes stay in the CPU cache (measured, 1M events)
@@ -40,9 +45,9 @@ class InputMessage(Protocol):
 class Output:
     """What one step produced, ready to publish."""
 
-    alerts: list[dict[str, object]] = field(default_factory=list)
-    budgets: list[dict[str, object]] = field(default_factory=list)
-    dead_letters: list[dict[str, object]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    budgets: list[BudgetSnapshot] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     consumed: int = 0  # input records of the call this step covers (see `max_output`)
 
 
@@ -62,7 +67,7 @@ class PartitionProcessor:
         self.last_event_at = time.monotonic()
         # Exactly-once alerts: the alerts of a checkpoint are saved with it (the outbox) and
         # published after it; on restore, those not found on the topic are published.
-        self.outbox: list[dict[str, object]] = []
+        self.outbox: list[Alert] = []
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
         self.log = CheckpointLog(b"%d|" % partition)
         self._last_checkpoint: object = None
@@ -183,7 +188,7 @@ class PartitionProcessor:
         """Checkpoints written (or restored)."""
         return self.log.seq
 
-    def checkpoint(self, alerts: list[dict[str, object]]) -> Checkpoint | None:
+    def checkpoint(self, alerts: list[Alert]) -> Checkpoint | None:
         """Table records for what changed since the last checkpoint (None when nothing did).
 
         Each changed series is one record (written once per checkpoint however many events
@@ -198,13 +203,13 @@ class PartitionProcessor:
         entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
                     orjson.dumps(self.engine.series_state(series))) for series in dirty]
 
-        def meta(seq: int, chunks: int) -> dict[str, object]:
+        def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 1, "seq": seq, "offset": self.offset,
                     "engine": self.engine.checkpoint_meta(), "outbox": chunks,
                     "alert_offsets": {str(k): v for k, v in self.alert_offsets.items()}}
 
         self.outbox = alerts
-        return self.log.write(entries, map(orjson.dumps, alerts), meta)
+        return self.log.write(entries, map(encode, alerts), meta)
 
     def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> list[str]:
         """Load this partition's records as of the last complete checkpoint; returns warnings."""
@@ -215,5 +220,5 @@ class PartitionProcessor:
         warnings = self.engine.restore(meta["engine"], list(restored.entries.values()))
         self.offset = int(meta["offset"])
         self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}
-        self.outbox = restored.outbox
+        self.outbox = [msgspec.convert(alert, Alert) for alert in restored.outbox]
         return warnings

@@ -16,6 +16,10 @@ import orjson
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import TimestampError, format_ts, parse_ts
 
+# A JSON document of a labelled-incidents file or of a report: read or written as a file, never
+# a topic message.
+JsonObject = dict[str, object]
+
 SeriesLabels = tuple[tuple[str, str], ...]  # a series' (key, value) pairs, sorted
 _KEYS = ("slo", "series", "start", "end", "title")
 
@@ -38,8 +42,8 @@ class LabelledIncident:
         """Whether an alert on this SLO series is about the part of the service this incident hit."""
         return slo == self.slo and (self.series is None or set(self.series) <= set(series))
 
-    def to_json(self) -> dict[str, object]:
-        document: dict[str, object] = {"slo": self.slo}
+    def to_json(self) -> JsonObject:
+        document: JsonObject = {"slo": self.slo}
         if self.series is not None:
             document["series"] = dict(self.series)
         document["start"] = format_ts(self.start)
@@ -104,7 +108,7 @@ def _incident(line: bytes, number: int, slo_file: SloFile) -> LabelledIncident:
                             title, number)
 
 
-def _time(document: dict[str, object], key: str) -> float:
+def _time(document: JsonObject, key: str) -> float:
     if key not in document:
         raise ValueError(f"missing {key} (epoch seconds or RFC 3339)")
     try:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+
+from msgspec import UNSET
 
 from streams.domain.slo.model import DAY
 from streams.domain.timestamps import parse_ts
 from streams.tune.incidents import LabelledIncident, SeriesLabels, series_labels
+from streams.wire.alerts import Alert
 
 BudgetBurnt = Callable[[LabelledIncident, "AlertSpan"], float | None]
 
@@ -54,16 +56,17 @@ class SpanRecorder:
         self.spans: list[AlertSpan] = []
         self._open: dict[str, int] = {}
 
-    def add(self, alerts: Iterable[Mapping[str, Any]]) -> None:
+    def add(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
-            at = parse_ts(alert["at"])
-            if alert["status"] == "firing":
-                self._open[alert["id"]] = len(self.spans)
-                self.spans.append(AlertSpan(alert["slo"], series_labels(alert["series"]),
-                                            alert["rule"], alert["severity"], at, None,
-                                            alert.get("period_bad_events")))
+            at = parse_ts(alert.at)
+            if alert.firing:
+                self._open[alert.id] = len(self.spans)
+                bad = alert.period_bad_events
+                self.spans.append(AlertSpan(alert.slo, series_labels(alert.series),
+                                            alert.rule, alert.severity, at, None,
+                                            None if bad is UNSET else bad))
             else:
-                index = self._open.pop(alert["id"])
+                index = self._open.pop(alert.id)
                 self.spans[index] = replace(self.spans[index], end=at)
 
 

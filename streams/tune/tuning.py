@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from streams.domain.durations import format_duration
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
@@ -31,6 +31,7 @@ from streams.tune.recommend import Recommendation, recommend
 from streams.tune.reports.humanize import duration
 from streams.tune.scoring import AlertSpan, SeverityScore, SpanRecorder, score
 from streams.tune.timeline import BurnTimeline
+from streams.wire.budgets import BudgetSnapshot
 
 CHART_STEP = 60.0  # event-time seconds between the burn-rate samples the charts draw
 CHARTS_PER_SLO = 6
@@ -229,16 +230,16 @@ class _ChartRecorder:
         for incident in incidents:
             self._starting[(incident.slo, math.floor(incident.start / step))].append(incident)
 
-    def add(self, snapshots: Iterable[Mapping[str, Any]]) -> None:
+    def add(self, snapshots: Iterable[BudgetSnapshot]) -> None:
         for snapshot in snapshots:
-            slo = snapshot["slo"]
-            series = series_labels(snapshot["series"])
-            at = parse_ts(snapshot["at"])
+            slo = snapshot.slo
+            series = series_labels(snapshot.series)
+            at = parse_ts(snapshot.at)
             timeline = self.timelines.get((slo, series))
             if timeline is None:
                 timeline = self.timelines[(slo, series)] = BurnTimeline(self.windows[slo], self._step)
-            timeline.add(at, snapshot["burn_rates"])
+            timeline.add(at, snapshot.burn_rates)
             for incident in self._starting.get((slo, round(at / self._step)), ()):
                 if incident.covers(slo, series):
-                    total = snapshot["total"]
-                    self.baselines[(incident, series)] = (at, total - snapshot["good"], total)
+                    total = snapshot.total
+                    self.baselines[(incident, series)] = (at, total - snapshot.good, total)

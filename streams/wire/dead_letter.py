@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import msgspec
+
+from streams.wire.codec import decode
+
 PAYLOAD_LIMIT = 4096  # bytes of the refused message kept in its dead letter (contract: first 4 KiB)
 
 
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="dead-letter"):
+    """A refused input message, with why, where it was, and its first 4 KiB."""
+
+    version: int = 1
+    reason: str
+    topic: str
+    partition: int  # -1 for a file's line
+    offset: int  # a file's line number
+    payload: str
+
+
 def dead_letter(reason: str, topic: str, partition: int, offset: int,
-                payload: bytes) -> dict[str, object]:
+                payload: bytes) -> DeadLetter:
     """The dead letter of a refused message; a file's line has partition -1, offset its number."""
-    return {"kind": "dead-letter", "version": 1, "reason": reason, "topic": topic,
-            "partition": partition, "offset": offset,
-            "payload": payload[:PAYLOAD_LIMIT].decode("utf-8", "replace")}
+    return DeadLetter(reason=reason, topic=topic, partition=partition, offset=offset,
+                      payload=payload[:PAYLOAD_LIMIT].decode("utf-8", "replace"))
+
+
+def decode_dead_letter(data: bytes | str) -> DeadLetter:
+    return decode(data, DeadLetter, "dead letter")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import msgspec
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -73,8 +76,9 @@ def test_restart_from_any_checkpoint_gives_the_uninterrupted_output(
     assert sorted_outputs(before + second.alerts + second.budgets) == sorted_outputs(expected)
 
 
-def sorted_outputs(outputs: list[dict[str, object]]) -> list[bytes]:
-    return sorted(orjson.dumps(o, option=orjson.OPT_SORT_KEYS) for o in outputs)
+def sorted_outputs(outputs: Sequence[msgspec.Struct]) -> list[bytes]:
+    return sorted(orjson.dumps(msgspec.to_builtins(o), option=orjson.OPT_SORT_KEYS)
+                  for o in outputs)
 
 
 def test_a_series_of_a_removed_slo_is_dropped_with_a_warning() -> None:

@@ -56,8 +56,8 @@ def test_a_series_is_evaluated_while_its_windows_hold_data_then_the_clock_jumps(
     alerts, budgets = engine.drain()
     # one a minute while the 1-day period (buckets of 1/100 of it) holds the error, then none
     assert DAY // 60 - DAY // 100 // 60 <= len(budgets) <= DAY // 60
-    fired = [alert["rule"] for alert in alerts if alert["status"] == "firing"]
-    assert fired and sorted(fired) == sorted(a["rule"] for a in alerts if a["status"] == "resolved")
+    fired = [alert.rule for alert in alerts if alert.status == "firing"]
+    assert fired and sorted(fired) == sorted(a.rule for a in alerts if a.status == "resolved")
 
 
 def _sparse_events(seed: int) -> list[dict[str, object]]:

@@ -108,20 +108,20 @@ def test_the_alert_message_of_a_transition() -> None:
     series = series_with(0, good=0, total=100)
     transitions, _ = evaluate_rules(series, 1000.0)
     alert = alert_message(series, transitions[0], 1000.0)
-    assert alert["status"] == "firing"
-    assert alert["series"] == {"region": "eu"}
-    assert alert["burn_rate_long"] == pytest.approx(10.0)
-    assert alert["error_budget_remaining"] == pytest.approx(-9.0)
-    assert alert["burning_since"] == alert["at"] == "1970-01-01T00:16:40.000Z"
+    assert alert.status == "firing"
+    assert alert.series == {"region": "eu"}
+    assert alert.burn_rate_long == pytest.approx(10.0)
+    assert alert.error_budget_remaining == pytest.approx(-9.0)
+    assert alert.burning_since == alert.at == "1970-01-01T00:16:40.000Z"
 
 
 def test_the_budget_message_names_the_firing_rules() -> None:
     series = series_with(0, good=50, total=100)
     evaluate_rules(series, 1000.0)
     budget = budget_message(series, 1000.0)
-    assert budget["good"] == 50 and budget["total"] == 100
-    assert budget["firing"] == ["fast"]
-    assert budget["labels"] == {"team": "core"}
+    assert budget.good == 50 and budget.total == 100
+    assert budget.firing == ["fast"]
+    assert budget.labels == {"team": "core"}
 
 
 def test_the_checkpoint_state_round_trips() -> None:

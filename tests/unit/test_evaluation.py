@@ -11,6 +11,7 @@ from streams.domain.engine.classify import InvalidEvent
 from streams.domain.engine.evaluation import Engine, EngineSettings
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import parse_ts
+from streams.wire.codec import record
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 # Aligned to every bucket grid of the default policy, so theoretical times are exact.
@@ -47,7 +48,7 @@ def run(engine: Engine, events: Iterable[dict[str, object]]) -> list[dict[str, o
     for event in events:
         engine.ingest(event)
     engine.finish()
-    return engine.alerts
+    return [record(a) for a in engine.alerts]  # as published
 
 
 def transitions(alerts: list[dict[str, object]]) -> dict[tuple[str, str], float]:
@@ -278,7 +279,7 @@ def test_the_future_guard_rejects_events_beyond_the_limit() -> None:
 def test_budget_snapshots_every_minute_of_event_time() -> None:
     engine = engine_for(AVAILABILITY % {"min_events": 0}, budget_interval=60.0)
     run(engine, counts(T, T + 10 * MINUTE, lambda ts: 0.01))
-    snapshots = engine.budgets
+    snapshots = [record(s) for s in engine.budgets]
     assert [parse_ts(s["at"]) - T for s in snapshots] == [60.0 * i for i in range(1, 11)]
     last = snapshots[-1]
     assert last["good"] == 60 * 990 and last["total"] == 60 * 1000
@@ -336,7 +337,7 @@ def test_hysteresis_state_survives_a_checkpoint() -> None:
     for event in events[cut:]:
         restored.ingest(event)
     restored.finish()
-    assert first.alerts + restored.alerts == expected
+    assert [record(a) for a in first.alerts + restored.alerts] == expected
 
 
 def test_bad_hysteresis_settings_are_reported_with_their_paths() -> None:

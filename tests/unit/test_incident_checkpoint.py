@@ -10,6 +10,7 @@ import random
 import time
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -19,7 +20,9 @@ from streams.domain.timestamps import format_ts
 from streams.runtime.incident_processor import IncidentProcessor
 from streams.runtime.incident_state import IncidentState
 from streams.runtime.settings import Settings
-from tests.unit.test_incidents import T0, alert
+from streams.wire.codec import encode
+from tests.unit.test_incidents import T0
+from tests.unit.test_incidents import alert_fields as alert
 
 FILE = """apiVersion: sre-streams/v1
 slos:
@@ -76,14 +79,17 @@ def snapshot(state: IncidentState, outbox: object = None) -> bytes:
     return orjson.dumps({
         "scalars": scalars, "sections": sections, "offsets": state.offsets,
         "incidents": {i: incident_record(x) for i, x in state.book.incidents.items()},
-        "budgets": state.policies.budgets, "outbox": state.outbox if outbox is None else outbox,
+        "budgets": msgspec.to_builtins(state.policies.budgets),
+        "outbox": msgspec.to_builtins(state.outbox if outbox is None else outbox),
         "delivery_seq": state.delivery_seq}, option=orjson.OPT_SORT_KEYS)
 
 
 def budget(region: str, remaining: float, at: float) -> dict[str, object]:
     return {"kind": "budget", "version": 1, "slo": "checkout-availability",
             "service": "checkout", "series": {"region": region}, "at": format_ts(at),
-            "error_budget_remaining": remaining, "burn_rates": {"1h": 20.0}, "firing": []}
+            "objective": 0.999, "window": "30d", "good": 990, "total": 1000, "sli": 0.99,
+            "error_budget_remaining": remaining, "burn_rates": {"1h": 20.0}, "firing": [],
+            "labels": {}}
 
 
 def page(region: str, status: str, at: float) -> dict[str, object]:
@@ -190,10 +196,10 @@ def test_a_changelog_of_the_first_layout_still_restores() -> None:
     record = b'{"seq":1,"state":%b,"previous":null}'
     log: Changelog = [(b"i|" + i.encode(), record % orjson.dumps(incident_record(x)))
                       for i, x in state.book.incidents.items()]
-    log += [(b"b|" + k.encode(), record % orjson.dumps(b)) for k, b in state.policies.budgets.items()]
-    log.append((b"m", orjson.dumps({
+    log += [(b"b|" + k.encode(), record % encode(b)) for k, b in state.policies.budgets.items()]
+    log.append((b"m", orjson.dumps(msgspec.to_builtins({
         "seq": 1, "offsets": state.offsets, "book": book_meta(state.book),
         "policy": state.policies.export(), "noise": state.noise.export(), "outbox": out,
         "pending": list(state.pending.values()), "delivery_seq": state.delivery_seq,
-        "published": {}})))
+        "published": {}}))))
     assert snapshot(restored(log).state) == snapshot(state, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+import msgspec
 import orjson
 
 from streams.domain.timestamps import format_ts
@@ -13,6 +14,8 @@ from streams.runtime.deliveries import receiver_queues
 from streams.runtime.incident_inputs import InputKind, decode_command
 from streams.runtime.incident_processor import IncidentProcessor
 from streams.runtime.leadership import AllToOneAssignor
+from streams.wire.codec import WireError, encode
+from streams.wire.commands import Command
 from tests.unit.test_incident_checkpoint import SETTINGS, SLOS, page
 from tests.unit.test_incidents import T0
 
@@ -32,18 +35,21 @@ def test_a_refused_input_is_dead_lettered_and_its_offset_passed() -> None:
                                                              "incident": "inc-0"}))],
                       time.time())
     assert step.moved and step.outputs == []
-    reasons = [str(d["reason"]) for d in step.dead_letters]
+    reasons = [d.reason for d in step.dead_letters]
     assert reasons[0].startswith("invalid command: ")
     assert reasons[1] == "invalid command: timestamp in the future"
     assert reasons[2].startswith("command refused: ")
-    assert [d["offset"] for d in step.dead_letters] == [0, 1, 2]
+    assert [d.offset for d in step.dead_letters] == [0, 1, 2]
     assert proc.state.offsets == {f"{TOPICS.commands}:0": 2}
     again = proc.apply([(TOPICS.commands, 0, 2, b"{}")], time.time())
     assert not again, "an input applied already is skipped"
 
 
 def test_each_topic_has_its_decoder_and_time_field() -> None:
-    assert decode_command(b'{"ts": 1795464010}', 1795464100.0) == (1795464010.0, {"ts": 1795464010})
+    assert decode_command(b'{"ts": 1795464010, "command": "ack", "by": "op"}', 1795464100.0) == (
+        1795464010.0, Command(command="ack", by="op", ts=1795464010))
+    at, refusal = decode_command(b'{"ts": 1795464010}', 1795464100.0)
+    assert at == 1795464010.0 and isinstance(refusal, WireError), "a schema error keeps its time"
     assert InputKind.DEPLOY < InputKind.BUDGET < InputKind.ALERT < InputKind.COMMAND
 
 
@@ -55,7 +61,7 @@ def test_an_alert_opens_an_incident_and_queues_its_pages_with_the_checkpoint() -
     assert TOPICS.incidents in topics and TOPICS.alert_stats in topics
     assert not proc.state.pending
     checkpoint = proc.commit(step)
-    assert [d["receiver"] for d in proc.state.pending.values()] == ["hook"]
+    assert [d.receiver for d in proc.state.pending.values()] == ["hook"]
     assert proc.state.outbox == step.outputs and checkpoint.meta[0] == b"m"
 
 
@@ -65,21 +71,26 @@ def test_delivery_outcomes_retry_or_give_up_with_a_dead_letter() -> None:
                            time.time()))
     (delivery,) = proc.state.pending.values()
     step, lines = proc.record([(delivery, Attempt("retry", 503, "busy", 123.0))])
-    assert delivery["attempt"] == 1 and delivery["not_before"] == 123.0 and not step.dead_letters
+    assert delivery.attempt == 1 and delivery.not_before == 123.0 and not step.dead_letters
     step, lines = proc.record([(delivery, Attempt("dead", 400, "no"))])
     assert proc.state.pending == {}
     (dead,) = step.dead_letters
-    assert list(dead) == ["kind", "version", "reason", "topic", "partition", "offset", "payload"]
-    assert dead["reason"] == "notification refused by hook: HTTP 400"
-    assert (dead["topic"], dead["partition"], dead["offset"]) == (TOPICS.incidents, -1, -1)
-    assert orjson.loads(str(dead["payload"]))["response"] == "no"
+    assert list(orjson.loads(encode(dead))) == ["kind", "version", "reason", "topic", "partition",
+                                                "offset", "payload"]
+    assert dead.reason == "notification refused by hook: HTTP 400"
+    assert (dead.topic, dead.partition, dead.offset) == (TOPICS.incidents, -1, -1)
+    assert orjson.loads(dead.payload)["response"] == "no"
     assert lines[-1][2] == ("notification refused by hook: HTTP 400",)
 
 
 def test_each_receivers_queue_is_in_event_order() -> None:
-    pending = {"c": {"receiver": "a", "seq": 3}, "a": {"receiver": "b", "seq": 1},
-               "b": {"receiver": "a", "seq": 2}}
-    assert {name: [d["seq"] for d in queue] for name, queue in
+    proc = processor()
+    proc.commit(proc.apply([(TOPICS.alerts, 0, 0, orjson.dumps(page("eu", "firing", T0)))],
+                           time.time()))
+    (first,) = proc.state.pending.values()
+    pending = {key: msgspec.structs.replace(first, receiver=receiver, seq=seq)
+               for key, receiver, seq in (("c", "a", 3), ("a", "b", 1), ("b", "a", 2))}
+    assert {name: [d.seq for d in queue] for name, queue in
             receiver_queues(pending).items()} == {"a": [2, 3], "b": [1]}
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
@@ -15,6 +17,8 @@ from streams.domain.timestamps import parse_ts
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.partition import PartitionProcessor
 from streams.synthetic.traffic import iter_jsonl, preset
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
 
 SLOS = load_slo_file(Path(__file__).resolve().parents[2] / "examples" / "slos.yaml")
 SETTINGS = EngineSettings()
@@ -37,8 +41,9 @@ def written(checkpoint: Checkpoint | None) -> list[tuple[bytes, bytes | None]]:
     return checkpoint.messages() if checkpoint is not None else []
 
 
-def canonical(outputs: list[dict[str, object]]) -> list[bytes]:
-    return sorted(orjson.dumps(o, option=orjson.OPT_SORT_KEYS) for o in outputs)
+def canonical(outputs: Sequence[msgspec.Struct]) -> list[bytes]:
+    return sorted(orjson.dumps(msgspec.to_builtins(o), option=orjson.OPT_SORT_KEYS)
+                  for o in outputs)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -50,8 +55,8 @@ def test_a_crash_anywhere_in_a_checkpoint_neither_loses_nor_repeats(
     rnd = random.Random(seed)
 
     table: dict[bytes, bytes | None] = {}
-    published: list[dict[str, object]] = []  # the alerts topic
-    budgets: list[dict[str, object]] = []
+    published: list[Alert] = []  # the alerts topic
+    budgets: list[BudgetSnapshot] = []
     crash_at = rnd.randrange(len(messages))
     first, position = processor(), 0
     while True:
@@ -73,8 +78,8 @@ def test_a_crash_anywhere_in_a_checkpoint_neither_loses_nor_repeats(
 
     second = processor()
     assert second.restore(table.items()) == []
-    seen = {(a["id"], a["status"], a["at"]) for a in published}
-    published += [a for a in second.outbox if (a["id"], a["status"], a["at"]) not in seen]
+    seen = {(a.id, a.status, a.at) for a in published}
+    published += [a for a in second.outbox if (a.id, a.status, a.at) not in seen]
     # Kafka redelivers from the committed offset, at most the restored one: here, all.
     out = second.process(messages, now)
     published += out.alerts
@@ -95,7 +100,7 @@ def test_a_long_silence_is_caught_up_in_steps_with_the_same_output(
     later = float(orjson.loads(messages[199][1] or b"[]")[-1]["ts"]) + 7200
     expected, done = whole.idle(later)
     assert done
-    outputs: list[dict[str, object]] = []
+    outputs: list[Alert | BudgetSnapshot] = []
     steps = 0
     while True:
         out, done = stepped.idle(later, max_instants=100)

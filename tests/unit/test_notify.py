@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+import orjson
 import pytest
 
 from streams.domain.incidents.book import IncidentBook
-from streams.domain.notify.receivers import delivery_key, payload
+from streams.domain.notify.receivers import Payload, delivery_key, payload
 from streams.domain.slo.loader import SloFileError, parse_slo_text
 from streams.domain.timestamps import format_ts
+from streams.wire.codec import encode
+from streams.wire.incidents import IncidentEvent
 from tests.unit.test_incidents import BASE, T0, alert, command
 
 NOTIFY = BASE + """notify:
@@ -22,37 +28,44 @@ NOTIFY = BASE + """notify:
 """
 
 
-def events() -> list[dict[str, object]]:
+def events() -> list[IncidentEvent]:
     book = IncidentBook()
     made = book.on_alert(alert("page-fast", "firing", T0, budget=0.93))
-    ident = str(made[0]["id"])
+    ident = made[0].id
     made += book.on_command(command("ack", ident, T0 + 60))
     made += book.on_alert(alert("page-fast", "resolved", T0 + 600))
     return made
+
+
+def body_of(body: Payload | None) -> Any:
+    """The JSON a receiver is sent (None: nothing is sent)."""
+    return None if body is None else orjson.loads(encode(body))
 
 
 def test_routes_pick_the_first_matching_receiver_and_escalations_page_their_levels() -> None:
     config = parse_slo_text(NOTIFY).notify
     opened = events()[0]
     assert [r.name for r in config.receivers_for(opened)] == ["payments-pager"]
-    other = {**opened, "labels": {"team": "search"}}
+    other = msgspec.structs.replace(opened, labels={"team": "search"})
     assert [r.name for r in config.receivers_for(other)] == ["ops-hook"]
-    escalated = {**other, "event": "escalated", "escalation_level": 1,
-                 "notify": ["chat", "payments-pager"]}
+    escalated = msgspec.structs.replace(other, event="escalated", escalation_level=1,
+                                        notify=["chat", "payments-pager"])
     assert [r.name for r in config.receivers_for(escalated)] == ["chat", "payments-pager"]
     levels = [["chat", "payments-pager"], ["ops-hook"]]
-    resolved = {**other, "event": "resolved", "status": "resolved", "escalation_level": 1}
+    resolved = msgspec.structs.replace(other, event="resolved", status="resolved",
+                                       escalation_level=1)
     assert [r.name for r in config.receivers_for(resolved, levels)] == [
         "ops-hook", "chat", "payments-pager"], "those paged by an escalation hear the end"
-    assert [r.name for r in config.receivers_for({**resolved, "escalation_level": 0}, levels)] == [
-        "ops-hook"]
+    assert [r.name for r in config.receivers_for(
+        msgspec.structs.replace(resolved, escalation_level=0), levels)] == ["ops-hook"]
 
 
 def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key() -> None:
     receiver = parse_slo_text(NOTIFY).notify.receivers["payments-pager"]
-    bodies = [payload(receiver, e, "0123456789abcdef0123456789abcdef") for e in events()]
-    assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]  # type: ignore[index]
-    assert len({b["dedup_key"] for b in bodies}) == 1  # type: ignore[index]
+    bodies = [body_of(payload(receiver, e, "0123456789abcdef0123456789abcdef"))
+              for e in events()]
+    assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]
+    assert len({b["dedup_key"] for b in bodies}) == 1
     trigger = bodies[0]
     assert trigger is not None
     assert trigger["routing_key"] == "0123456789abcdef0123456789abcdef"
@@ -67,7 +80,7 @@ def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key() -> 
 
 def test_alertmanager_webhook_v4_shape() -> None:
     receiver = parse_slo_text(NOTIFY).notify.receivers["ops-hook"]
-    opened, _, resolved = (payload(receiver, e, None) for e in events())
+    opened, _, resolved = (body_of(payload(receiver, e, None)) for e in events())
     assert opened is not None and resolved is not None
     assert opened["version"] == "4" and opened["status"] == "firing"
     assert set(opened) >= {"groupKey", "status", "alerts", "commonLabels", "groupLabels"}
@@ -80,10 +93,11 @@ def test_alertmanager_webhook_v4_shape() -> None:
 
 def test_slack_text_and_delivery_keys() -> None:
     receiver = parse_slo_text(NOTIFY).notify.receivers["chat"]
-    body = payload(receiver, events()[0], None)
+    body = body_of(payload(receiver, events()[0], None))
     assert body is not None and body["text"].startswith("[P1] OPENED: checkout-availability")
     first, second = events()[0], events()[1]
-    assert delivery_key(first, "chat", 1) == delivery_key(dict(first), "chat", 1)
+    assert delivery_key(first, "chat", 1) == delivery_key(
+        msgspec.convert(msgspec.to_builtins(first), IncidentEvent), "chat", 1)
     assert delivery_key(first, "chat", 1) != delivery_key(second, "chat", 2)
     assert delivery_key(first, "chat", 1) != delivery_key(first, "ops-hook", 1)
     assert delivery_key(first, "chat", 1) != delivery_key(first, "chat", 2), "same kind and time"

@@ -119,7 +119,7 @@ def engine_transitions(slo: Slo, events: list[dict[str, object]],
     for event in events:
         engine.ingest(event)
     engine.finish()
-    return [(parse_ts(a["at"]), a["series"]["region"], a["rule"], a["status"])  # type: ignore[index,misc]
+    return [(parse_ts(a.at), a.series["region"], a.rule, a.status)
             for a in engine.alerts]
 
 

@@ -108,9 +108,12 @@ def test_registry_does_not_fetch_unknown_uris() -> None:
         resolver.lookup("no-such.schema.json")
 
 
-@pytest.mark.parametrize("name", FILE_NAMES)
+WITH_EXAMPLES = [name for name in FILE_NAMES if load_schema(name).get("examples")]
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
 def test_examples_inside_schemas_are_valid(name: str) -> None:
-    for example in load_schema(name).get("examples", []):
+    for example in load_schema(name)["examples"]:
         assert_valid(name, example)
 
 

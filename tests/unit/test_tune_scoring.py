@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streams.tune.incidents import LabelledIncident
 from streams.tune.recommend import recommend
 from streams.tune.scoring import AlertSpan, SeverityScore, SpanRecorder, Spread, score
 from streams.tune.timeline import BurnTimeline
+from streams.wire.alerts import Alert
 
 HOUR, DAY = 3600.0, 86400.0
 EU, US = (("region", "eu"),), (("region", "us"),)
@@ -98,14 +101,21 @@ def test_budget_spent_is_taken_at_the_first_alert() -> None:
     assert result.budget_before_detection == Spread(0.02, 0.02)
 
 
+def alert(**fields: Any) -> Alert:
+    """An alert event with the fields the recorder reads; the others neutral."""
+    return Alert(**{"long_window": "1h", "short_window": "5m", "threshold": 14.4,
+                    "burn_rate_long": 20.0, "burn_rate_short": 20.0, "started_at": fields["at"],
+                    "service": "api", "labels": {}, "annotations": {}, **fields})
+
+
 def test_span_recorder_pairs_firing_and_resolved_events() -> None:
     recorder = SpanRecorder()
     base = {"slo": "api", "series": {"region": "eu"}, "rule": "page-fast", "severity": "page",
             "error_budget_remaining": 0.9}
-    recorder.add([{**base, "id": "a", "status": "firing", "at": "2026-11-23T20:00:00.000Z",
-                   "period_bad_events": 7},
-                  {**base, "id": "b", "status": "firing", "at": "2026-11-23T20:00:10.000Z"}])
-    recorder.add([{**base, "id": "a", "status": "resolved", "at": "2026-11-23T20:30:00.000Z"}])
+    recorder.add([alert(**base, id="a", status="firing", at="2026-11-23T20:00:00.000Z",
+                        period_bad_events=7),
+                  alert(**base, id="b", status="firing", at="2026-11-23T20:00:10.000Z")])
+    recorder.add([alert(**base, id="a", status="resolved", at="2026-11-23T20:30:00.000Z")])
     first, second = recorder.spans
     assert (first.end or 0) - first.start == 1800 and first.period_bad == 7 and first.series == EU
     assert second.end is None and second.period_bad is None

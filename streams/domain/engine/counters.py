@@ -16,15 +16,14 @@ Memory is bounded by the plan (a few hundred buckets a series), never by traffic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import compress
 from operator import or_
-from typing import Any
 
 from streams.domain.durations import format_duration
 from streams.domain.slo.model import Slo
+from streams.domain.stored import StoredState
 
 
 class PlanError(ValueError):
@@ -225,7 +224,7 @@ class SeriesCounters:
 
     # -- checkpoints ---------------------------------------------------------------------
 
-    def export(self) -> dict[str, object]:
+    def export(self) -> StoredState:
         """The state as plain JSON-able data (rings sparse: only buckets holding events)."""
         return {
             "instant": self.instant,
@@ -241,7 +240,7 @@ class SeriesCounters:
         }
 
     @classmethod
-    def restore(cls, plan: CounterPlan, state: Mapping[str, Any]) -> SeriesCounters:
+    def restore(cls, plan: CounterPlan, state: StoredState) -> SeriesCounters:
         """Counters equal to those `export` saved (window sums recomputed from the rings)."""
         counters = cls(plan)
         instant = state["instant"]

@@ -9,9 +9,8 @@ The engine wires its parts: `ingest` counts events, `series` holds them, `rules`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from streams.domain.engine.clock import EventClock
 from streams.domain.engine.counters import plan_for
@@ -21,6 +20,9 @@ from streams.domain.engine.rules import evaluate_rules
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime
 from streams.domain.engine.state import encode_clock, encode_series, restore_clock, restore_series
 from streams.domain.slo.model import SloFile
+from streams.domain.stored import StoredState
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
 
 __all__ = ["Engine", "EngineSettings", "EngineStats", "Series"]
 
@@ -57,8 +59,8 @@ class Engine:
             [SloRuntime(slo, i, plan_for(slo, e)) for i, slo in enumerate(slo_file.slos)])
         self._clock = EventClock(e, self.settings.lateness)
         self.stats = EngineStats()
-        self.alerts: list[dict[str, object]] = []
-        self.budgets: list[dict[str, object]] = []
+        self.alerts: list[Alert] = []
+        self.budgets: list[BudgetSnapshot] = []
         self._dirty: set[Series] = set()  # changed since the last checkpoint
         self._ingestion = Ingestion(slo_file.slos, self._registry, self._clock, self.stats,
                                     self._dirty, self.advance)
@@ -193,7 +195,7 @@ class Engine:
                 self.budgets.append(budget_message(series, at))
         return upcoming
 
-    def drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    def drain(self) -> tuple[list[Alert], list[BudgetSnapshot]]:
         """Take the alerts and budget snapshots collected so far."""
         alerts, budgets = self.alerts, self.budgets
         self.alerts, self.budgets = [], []
@@ -207,16 +209,16 @@ class Engine:
         self._dirty.clear()  # the set is shared with the ingestion
         return dirty
 
-    def checkpoint_meta(self) -> dict[str, object]:
+    def checkpoint_meta(self) -> StoredState:
         """Where evaluation stands (JSON-able); with the saved series it restores the engine."""
         return encode_clock(self._clock)
 
     @staticmethod
-    def series_state(series: Series) -> dict[str, object]:
+    def series_state(series: Series) -> StoredState:
         """One series as JSON-able data (see `restore`)."""
         return encode_series(series)
 
-    def restore(self, meta: Mapping[str, Any], states: Sequence[Mapping[str, Any]]) -> list[str]:
+    def restore(self, meta: StoredState, states: Sequence[StoredState]) -> list[str]:
         """Load a checkpoint into this (new) engine; returns warnings for what was dropped."""
         if self._registry.all or self._clock.instant is not None:
             raise RuntimeError("restore needs a new engine")

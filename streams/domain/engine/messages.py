@@ -1,7 +1,7 @@
 """The engine's output messages: alert events (contracts §5) and budget snapshots.
 
-Every message the engine emits is built here, so switching them to typed messages is one
-change in one place.
+Every message the engine emits is built here, as the wire type of its topic. Budgets are
+built once per series per budget interval and alerts only on transitions, never per event.
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ import hashlib
 from collections.abc import Mapping
 
 import orjson
+from msgspec import UNSET
 
 from streams.domain.engine.alerts import burn_rate, sli
 from streams.domain.engine.rules import Transition
 from streams.domain.engine.series import Series
 from streams.domain.slo.model import AlertRule, Slo
 from streams.domain.timestamps import format_ts
+from streams.wire.alerts import Alert
+from streams.wire.budgets import BudgetSnapshot
 
 
 def alert_id(slo: str, series: Mapping[str, str], rule: str) -> str:
@@ -38,7 +41,7 @@ def alert_event(
     identifier: str | None = None,
     period_bad: int | None = None,
     burning_since: float | None = None,
-) -> dict[str, object]:
+) -> Alert:
     """The alert event of one transition, as published on `sre.alerts`."""
     factor = rule.factor(slo.window)
     where = ", ".join(f"{k}={v}" for k, v in series.items())
@@ -53,36 +56,33 @@ def alert_event(
     annotations = {"summary": summary}
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
-    event: dict[str, object] = {
-        "kind": "alert",
-        "version": 1,
-        "id": identifier or alert_id(slo.name, series, rule.name),
-        "status": "firing" if firing else "resolved",
-        "slo": slo.name,
-        "service": slo.service,
-        "series": dict(series),
-        "rule": rule.name,
-        "severity": rule.severity.value,
-        "long_window": rule.long_label,
-        "short_window": rule.short_label,
-        "threshold": factor,
-        "burn_rate_long": burn_long,
-        "burn_rate_short": burn_short,
-        "error_budget_remaining": budget_remaining,
-        "at": format_ts(at),
-        "started_at": format_ts(started_at),
-        "labels": dict(slo.labels),
-        "annotations": annotations,
-    }
-    if period_bad is not None:
-        event["period_bad_events"] = period_bad  # bad events in the budget period at `at`
-    if firing and burning_since is not None:
+    return Alert(
+        id=identifier or alert_id(slo.name, series, rule.name),
+        status="firing" if firing else "resolved",
+        slo=slo.name,
+        service=slo.service,
+        series=dict(series),
+        rule=rule.name,
+        severity=rule.severity.value,
+        long_window=rule.long_label,
+        short_window=rule.short_label,
+        threshold=factor,
+        burn_rate_long=burn_long,
+        burn_rate_short=burn_short,
+        error_budget_remaining=budget_remaining,
+        at=format_ts(at),
+        started_at=format_ts(started_at),
+        labels=dict(slo.labels),
+        annotations=annotations,
+        # bad events in the budget period at `at`
+        period_bad_events=UNSET if period_bad is None else period_bad,
         # Since when the short window has burnt faster than 1x: the start of detection.
-        event["burning_since"] = format_ts(burning_since)
-    return event
+        burning_since=(format_ts(burning_since) if firing and burning_since is not None
+                       else UNSET),
+    )
 
 
-def alert_message(series: Series, transition: Transition, at: float) -> dict[str, object]:
+def alert_message(series: Series, transition: Transition, at: float) -> Alert:
     """The alert event of a transition of one rule of a series at instant `at`."""
     runtime = series.runtime
     counters = series.counters
@@ -112,32 +112,30 @@ def budget_remaining(series: Series) -> float:
     return 1.0 - burn_rate(counters.good[period], counters.total[period], runtime.slo.objective)
 
 
-def budget_message(series: Series, at: float) -> dict[str, object]:
+def budget_message(series: Series, at: float) -> BudgetSnapshot:
     """The budget of one series at event time `at` (published on `sre.budgets`)."""
     runtime = series.runtime
     slo = runtime.slo
     counters = series.counters
     period = runtime.period
-    return {
-        "kind": "budget",
-        "version": 1,
-        "slo": slo.name,
-        "service": slo.service,
-        "series": dict(series.labels),
-        "at": format_ts(at),
-        "objective": slo.objective,
-        "window": slo.window_label,
-        "good": counters.good[period],
-        "total": counters.total[period],
-        "sli": sli(counters.good[period], counters.total[period]),
-        "error_budget_remaining": budget_remaining(series),
-        "burn_rates": {
+    return BudgetSnapshot(
+        slo=slo.name,
+        service=slo.service,
+        series=dict(series.labels),
+        at=format_ts(at),
+        objective=slo.objective,
+        window=slo.window_label,
+        good=counters.good[period],
+        total=counters.total[period],
+        sli=sli(counters.good[period], counters.total[period]),
+        error_budget_remaining=budget_remaining(series),
+        burn_rates={
             label: burn_rate(counters.good[w], counters.total[w], slo.objective)
             for w, label in enumerate(runtime.window_labels)
         },
-        "firing": [
+        firing=[
             spec.rule.name for spec, since in zip(runtime.rules, series.started, strict=True)
             if since is not None
         ],
-        "labels": dict(slo.labels),
-    }
+        labels=dict(slo.labels),
+    )

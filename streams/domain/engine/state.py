@@ -7,15 +7,15 @@ where the records go.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from streams.domain.engine.clock import EventClock
 from streams.domain.engine.counters import SeriesCounters
 from streams.domain.engine.series import Series, SeriesRegistry
+from streams.domain.stored import StoredState
 
 
-def encode_clock(clock: EventClock) -> dict[str, object]:
+def encode_clock(clock: EventClock) -> StoredState:
     """The checkpoint's meta part: where evaluation stands."""
     return {
         "instant": clock.instant,
@@ -25,7 +25,7 @@ def encode_clock(clock: EventClock) -> dict[str, object]:
     }
 
 
-def restore_clock(clock: EventClock, meta: Mapping[str, Any]) -> None:
+def restore_clock(clock: EventClock, meta: StoredState) -> None:
     """Set `clock` to what `encode_clock` saved."""
     instant, following = meta["instant"], meta["next"]
     clock.instant = None if instant is None else int(instant)
@@ -34,7 +34,7 @@ def restore_clock(clock: EventClock, meta: Mapping[str, Any]) -> None:
     clock.min_ts = math.inf if meta["min_ts"] is None else float(meta["min_ts"])
 
 
-def encode_series(series: Series) -> dict[str, object]:
+def encode_series(series: Series) -> StoredState:
     """One series as JSON-able data (see `restore_series`)."""
     return {
         "slo": series.runtime.slo.name,
@@ -47,7 +47,7 @@ def encode_series(series: Series) -> dict[str, object]:
     }
 
 
-def restore_series(registry: SeriesRegistry, states: Sequence[Mapping[str, Any]],
+def restore_series(registry: SeriesRegistry, states: Sequence[StoredState],
                    instant: int | None) -> list[str]:
     """Register the saved series in `registry`; returns warnings for what was dropped.
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from streams.domain.incidents.book import Incident, Status, deploy_text
+from msgspec import UNSET
+
+from streams.domain.incidents.model import (
+    DeployRecord,
+    Incident,
+    Status,
+    TimelineEntry,
+    deploy_text,
+)
 from streams.domain.timestamps import format_ts
 
 DEPLOYS_BEFORE = 6 * 3600  # deploys this long before the opening are listed as candidates
@@ -18,22 +26,22 @@ def _duration(seconds: float | None) -> str:
             f"{minutes} min {secs:02d} s" if minutes else f"{secs} s")
 
 
-def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | None = None) -> str:
+def postmortem_markdown(incident: Incident, deploys: list[DeployRecord] | None = None) -> str:
     """A draft for people to complete: facts filled in, causes and lessons left as headings."""
     where = ", ".join(f"{k}={v}" for k, v in incident.series.items()) or "all traffic"
     consumed = max(0.0, incident.budget_at_open - incident.budget_now)
     resolved = incident.resolved_at
     lasted = (resolved - incident.opened_at) if resolved is not None else None
     rules = sorted({a.rule for a in incident.alerts.values()})
-    acked = next((e for e in incident.timeline if e["kind"] == "ack"), None)
-    related = [d for d in (deploys or []) if str(d["at"]) <= format_ts(resolved or 1e12)
-               and str(d["at"]) >= format_ts(incident.opened_at - DEPLOYS_BEFORE)]
+    acked = next((e for e in incident.timeline if e.kind == "ack"), None)
+    related = [d for d in (deploys or []) if d.at <= format_ts(resolved or 1e12)
+               and d.at >= format_ts(incident.opened_at - DEPLOYS_BEFORE)]
     # Deploys shortly before the opening belong in the timeline too (likely triggers); those
     # during the incident are in it already.
-    noted = {(e["at"], e["text"]) for e in incident.timeline if e["kind"] == "deploy"}
+    noted = {(e.at, e.text) for e in incident.timeline if e.kind == "deploy"}
     earlier = [_deploy_entry(d) for d in related]
-    timeline = sorted([*incident.timeline, *(e for e in earlier if (e["at"], e["text"]) not in noted)],
-                      key=lambda e: str(e["at"]))
+    timeline = sorted([*incident.timeline, *(e for e in earlier if (e.at, e.text) not in noted)],
+                      key=lambda e: e.at)
     lines = [
         f"# Postmortem: {incident.title}",
         "",
@@ -66,7 +74,7 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
         f"- Detected by {', '.join(rules)} at {format_ts(incident.opened_at)}"
         + (f", {_duration(incident.detected_after)} after the burn began."
            if incident.detected_after is not None else "."),
-        f"- Acknowledged: {acked['at']} by {acked.get('by', 'unknown')} "
+        f"- Acknowledged: {acked.at} by {acked.by or 'unknown'} "
         f"({_duration(incident.acknowledged_at - incident.opened_at)} after opening)."
         if acked and incident.acknowledged_at is not None else "- Acknowledged: never.",
         f"- Escalation levels reached: {incident.escalation_level}.",
@@ -75,7 +83,7 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
         "",
         "_What changed or happened that set this off?_"
         + (" Deploys around the incident: "
-           + ", ".join(f"{d['version']} at {d['at']}" for d in related) + "."
+           + ", ".join(f"{d.version} at {d.at}" for d in related) + "."
            if related else ""),
         "",
         "## Root causes",
@@ -84,15 +92,15 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
         "",
         "## Resolution",
         "",
-        next((str(e["text"]) + "." for e in reversed(timeline) if e["kind"] == "resolved"),
+        next((e.text + "." for e in reversed(timeline) if e.kind == "resolved"),
              "_Not resolved yet._"),
         "",
         "## Timeline (UTC)",
         "",
         "| time | event | detail |",
         "|---|---|---|",
-        *[f"| {e['at']} | {e['kind']} | {str(e['text']).replace('|', '/')}"
-          f"{' (' + str(e['by']) + ')' if e.get('by') and str(e['by']) not in str(e['text']) else ''} |"
+        *[f"| {e.at} | {e.kind} | {e.text.replace('|', '/')}"
+          f"{' (' + e.by + ')' if e.by and e.by not in e.text else ''} |"
           for e in timeline],
         "",
         "## Action items",
@@ -113,12 +121,10 @@ def postmortem_markdown(incident: Incident, deploys: list[dict[str, object]] | N
     return "\n".join(lines)
 
 
-def _deploy_entry(deploy: dict[str, object]) -> dict[str, object]:
-    entry: dict[str, object] = {"at": deploy["at"], "kind": "deploy",
-                                "text": deploy_text(str(deploy["service"]), str(deploy["version"]))}
-    if deploy.get("by"):
-        entry["by"] = deploy["by"]
-    return entry
+def _deploy_entry(deploy: DeployRecord) -> TimelineEntry:
+    return TimelineEntry(at=deploy.at, kind="deploy",
+                         text=deploy_text(deploy.service, deploy.version),
+                         by=deploy.by or UNSET)
 
 
 def _affected(incident: Incident) -> str:

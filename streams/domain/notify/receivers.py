@@ -7,9 +7,23 @@ Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from msgspec import UNSET
+
+from streams.domain.notify.payloads import (
+    AlertmanagerAlert,
+    AlertmanagerWebhook,
+    PagerDutyAlert,
+    PagerDutyDetails,
+    PagerDutyEvent,
+    PagerDutyLink,
+    PagerDutyPayload,
+    SlackMessage,
+)
+from streams.wire.incidents import IncidentEvent
 
 Format = Literal["pagerduty", "alertmanager", "slack", "raw"]
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -40,103 +54,98 @@ class NotifyConfig:
     receivers: dict[str, Receiver] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
 
-    def receivers_for(self, incident: Mapping[str, Any],
+    def receivers_for(self, incident: IncidentEvent,
                       escalation: Sequence[Sequence[str]] = ()) -> list[Receiver]:
         """Receivers of an incident event: the first matching route; for an escalation, the
         level's receivers instead (the route's receiver has been told already). Receivers
         paged by the escalation levels reached (`escalation`: each level's receiver names)
         also hear of the acknowledgement and the resolution."""
-        if incident.get("event") == "escalated":
-            names = [str(name) for name in incident.get("notify") or []]
+        if incident.event == "escalated":
+            names = incident.notify or []
             return [self.receivers[name] for name in names if name in self.receivers]
         chosen: list[str] = []
-        facts = {**{k: str(v) for k, v in (incident.get("labels") or {}).items()},
-                 "service": str(incident.get("service")), "slo": str(incident.get("slo")),
-                 "severity": str(incident.get("severity"))}
+        facts = {**incident.labels, "service": incident.service, "slo": incident.slo,
+                 "severity": incident.severity}
         for route in self.routes:
             if all(facts.get(k) == v for k, v in route.match):
                 chosen.append(route.receiver)
                 break
-        if incident.get("event") in {"acknowledged", "resolved"} and escalation:
-            reached = int(incident.get("escalation_level") or 0)
-            for level in range(reached):
+        if incident.event in {"acknowledged", "resolved"} and escalation:
+            for level in range(incident.escalation_level):
                 chosen += [n for n in escalation[level % len(escalation)] if n not in chosen]
         return [self.receivers[name] for name in chosen if name in self.receivers]
 
 
-def delivery_key(incident: Mapping[str, Any], receiver: str, seq: int) -> str:
+def delivery_key(incident: IncidentEvent, receiver: str, seq: int) -> str:
     """Stable id of one delivery: the incident event numbered `seq` (two events of one
     incident can share a kind and a time) to this receiver."""
-    text = f"{incident['id']}|{incident['event']}|{incident['at']}|{seq}|{receiver}"
+    text = f"{incident.id}|{incident.event}|{incident.at}|{seq}|{receiver}"
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-def payload(receiver: Receiver, incident: Mapping[str, Any],
-            routing_key: str | None) -> dict[str, Any] | None:
+Payload = PagerDutyEvent | AlertmanagerWebhook | SlackMessage | IncidentEvent
+
+
+def payload(receiver: Receiver, incident: IncidentEvent,
+            routing_key: str | None) -> Payload | None:
     """The body for this receiver, or None when the event means nothing to it."""
     if receiver.format == "pagerduty":
         return _pagerduty(incident, routing_key)
     if receiver.format == "alertmanager":
         return _alertmanager(incident)
     if receiver.format == "slack":
-        return {"text": _line(incident)}
-    return dict(incident)
+        return SlackMessage(_line(incident))
+    return incident
 
 
-def _pagerduty(incident: Mapping[str, Any], routing_key: str | None) -> dict[str, Any] | None:
-    event = incident["event"]
-    action = {"opened": "trigger", "reopened": "trigger", "escalated": "trigger",
-              "acknowledged": "acknowledge", "resolved": "resolve"}.get(str(event))
+PAGERDUTY_ACTIONS = {"opened": "trigger", "reopened": "trigger", "escalated": "trigger",
+                     "acknowledged": "acknowledge", "resolved": "resolve"}
+
+
+def _pagerduty(incident: IncidentEvent, routing_key: str | None) -> PagerDutyEvent | None:
+    action = PAGERDUTY_ACTIONS.get(incident.event)
     if action is None:
         return None  # updates: PagerDuty keeps the first trigger's details
-    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action,
-                            "dedup_key": incident["id"]}
-    if action == "trigger":
-        alerts = incident.get("alerts") or []
-        body["payload"] = {
-            "summary": f"[{incident['severity']}] {incident['title']}"[:1024],
-            "source": f"sre-streams/{incident['service']}",
-            "severity": PAGERDUTY_SEVERITY.get(str(incident["severity"]), "warning"),
-            "timestamp": incident["opened_at"],
-            "component": incident["service"],
-            "group": incident["slo"],
-            "class": "slo-burn-rate",
-            "custom_details": {
-                "slo": incident["slo"], "series": incident.get("series"),
-                "error_budget_remaining": incident.get("error_budget_remaining"),
-                "escalation_level": incident.get("escalation_level"),
-                "alerts": [{"rule": a["rule"], "status": a["status"],
-                            "burn_rate_long": a["burn_rate_long"],
-                            "burn_rate_short": a["burn_rate_short"]} for a in alerts],
-            },
-        }
-        if incident.get("runbook_url"):
-            body["links"] = [{"href": incident["runbook_url"], "text": "Runbook"}]
-    return body
+    if action != "trigger":
+        return PagerDutyEvent(routing_key=routing_key, event_action=action, dedup_key=incident.id)
+    details = PagerDutyDetails(
+        slo=incident.slo, series=incident.series,
+        error_budget_remaining=incident.error_budget_remaining,
+        escalation_level=incident.escalation_level,
+        alerts=[PagerDutyAlert(rule=a.rule, status=a.status, burn_rate_long=a.burn_rate_long,
+                               burn_rate_short=a.burn_rate_short) for a in incident.alerts])
+    return PagerDutyEvent(
+        routing_key=routing_key, event_action=action, dedup_key=incident.id,
+        payload=PagerDutyPayload(
+            summary=f"[{incident.severity}] {incident.title}"[:1024],
+            source=f"sre-streams/{incident.service}",
+            severity=PAGERDUTY_SEVERITY.get(incident.severity, "warning"),
+            timestamp=incident.opened_at, component=incident.service, group=incident.slo,
+            event_class="slo-burn-rate", custom_details=details),
+        links=([PagerDutyLink(href=incident.runbook_url, text="Runbook")]
+               if incident.runbook_url else UNSET))
 
 
-def _alertmanager(incident: Mapping[str, Any]) -> dict[str, Any]:
-    resolved = incident["status"] == "resolved"
-    labels = {**{k: str(v) for k, v in (incident.get("labels") or {}).items()},
-              **{k: str(v) for k, v in (incident.get("series") or {}).items()},
-              "alertname": str(incident["slo"]), "service": str(incident["service"]),
-              "severity": str(incident["severity"]), "incident": str(incident["id"])}
-    annotations = {"summary": str(incident["title"])}
-    if incident.get("runbook_url"):
-        annotations["runbook_url"] = str(incident["runbook_url"])
-    alert = {"status": "resolved" if resolved else "firing", "labels": labels,
-             "annotations": annotations, "startsAt": incident["opened_at"],
-             "endsAt": incident.get("resolved_at") or "0001-01-01T00:00:00Z",
-             "generatorURL": "", "fingerprint": hashlib.sha1(
-                 str(incident["id"]).encode()).hexdigest()[:16]}
-    return {"version": "4", "groupKey": f"{{}}:{{incident=\"{incident['id']}\"}}",
-            "truncatedAlerts": 0, "status": alert["status"], "receiver": "sre-streams",
-            "groupLabels": {"incident": str(incident["id"])}, "commonLabels": labels,
-            "commonAnnotations": annotations, "externalURL": "", "alerts": [alert]}
+def _alertmanager(incident: IncidentEvent) -> AlertmanagerWebhook:
+    labels = {**incident.labels, **incident.series, "alertname": incident.slo,
+              "service": incident.service, "severity": incident.severity,
+              "incident": incident.id}
+    annotations = {"summary": incident.title}
+    if incident.runbook_url:
+        annotations["runbook_url"] = incident.runbook_url
+    status = "resolved" if incident.status == "resolved" else "firing"
+    alert = AlertmanagerAlert(
+        status=status, labels=labels, annotations=annotations, starts_at=incident.opened_at,
+        ends_at=incident.resolved_at or "0001-01-01T00:00:00Z", generator_url="",
+        fingerprint=hashlib.sha1(incident.id.encode()).hexdigest()[:16])
+    return AlertmanagerWebhook(
+        version="4", group_key=f"{{}}:{{incident=\"{incident.id}\"}}", truncated_alerts=0,
+        status=status, receiver="sre-streams", group_labels={"incident": incident.id},
+        common_labels=labels, common_annotations=annotations, external_url="", alerts=[alert])
 
 
-def _line(incident: Mapping[str, Any]) -> str:
-    budget = 100 * float(incident.get("error_budget_remaining") or 0)
-    owner = f", assigned to {incident['assignee']}" if incident.get("assignee") else ""
-    return (f"[{incident['severity']}] {str(incident['event']).upper()}: {incident['title']} "
-            f"(incident {incident['id']}, budget {budget:.1f}% left{owner})")
+def _line(incident: IncidentEvent) -> str:
+    budget = 100 * float(incident.error_budget_remaining or 0)
+    owner = f", assigned to {incident.assignee}" if incident.assignee else ""
+    return (f"[{incident.severity}] {incident.event.upper()}: {incident.title} "
+            f"(incident {incident.id}, budget {budget:.1f}% left{owner})")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from streams.domain.durations import format_duration
 from streams.domain.slo.model import AlertRule
 from streams.domain.timestamps import format_ts
+from streams.tune.incidents import JsonObject
 from streams.tune.scoring import AlertSpan, SeverityScore, Spread
 from streams.tune.tuning import PolicyResult, SloResult, TuneResult
 
@@ -20,7 +21,7 @@ class Inputs:
     incidents: str | None
 
 
-def report_document(result: TuneResult, inputs: Inputs) -> dict[str, object]:
+def report_document(result: TuneResult, inputs: Inputs) -> JsonObject:
     stats = result.stats
     return {
         "kind": "tune-report",
@@ -42,7 +43,7 @@ def report_document(result: TuneResult, inputs: Inputs) -> dict[str, object]:
     }
 
 
-def _slo(result: SloResult) -> dict[str, object]:
+def _slo(result: SloResult) -> JsonObject:
     slo = result.slo
     return {
         "slo": slo.name,
@@ -62,8 +63,8 @@ def _slo(result: SloResult) -> dict[str, object]:
     }
 
 
-def _policy(policy: PolicyResult, result: SloResult) -> dict[str, object]:
-    document: dict[str, object] = {
+def _policy(policy: PolicyResult, result: SloResult) -> JsonObject:
+    document: JsonObject = {
         "policy": policy.candidate.name,
         "configured": policy.candidate.name == result.slo.policy.name,
         "rules": [_rule(rule, result.slo.window) for rule in policy.rules],
@@ -76,13 +77,13 @@ def _policy(policy: PolicyResult, result: SloResult) -> dict[str, object]:
     return document
 
 
-def _rule(rule: AlertRule, period: float) -> dict[str, object]:
+def _rule(rule: AlertRule, period: float) -> JsonObject:
     return {"name": rule.name, "severity": rule.severity.value, "long_window": rule.long_label,
             "short_window": rule.short_label, "budget_percent": rule.budget_percent,
             "threshold": rule.factor(period)}
 
 
-def _score(score: SeverityScore) -> dict[str, object]:
+def _score(score: SeverityScore) -> JsonObject:
     return {
         "severity": score.severity,
         "alerts": score.alerts,
@@ -104,6 +105,6 @@ def _spread(value: Spread | None) -> dict[str, float] | None:
     return None if value is None else {"median": value.median, "worst": value.worst}
 
 
-def _span(span: AlertSpan) -> dict[str, object]:
+def _span(span: AlertSpan) -> JsonObject:
     return {"rule": span.rule, "severity": span.severity, "series": dict(span.series),
             "start": format_ts(span.start), "end": None if span.end is None else format_ts(span.end)}

@@ -41,7 +41,12 @@ class DecodedBatch:
     def payload_of(self, event: int) -> bytes:
         """What a dead letter of an event shows: its message if it came alone, else its JSON."""
         payload = self.payloads[self.message_of(event)]
-        return orjson.dumps(self.events[event]) if payload is None else payload
+        if payload is not None:
+            return payload
+        try:
+            return orjson.dumps(self.events[event])
+        except (orjson.JSONEncodeError, TypeError):  # nested deeper than orjson writes
+            return b"(an event of an array, nested too deep to show)"
 
 
 def decode_batch(values: Sequence[bytes | None], *, max_bytes: int | None = None,

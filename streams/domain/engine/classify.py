@@ -14,6 +14,12 @@ from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
 from streams.domain.timestamps import EARLIEST, LATEST, TimestampError, parse_ts
 
 OTHER = "__other__"
+# What one event may put into outputs: a label value is copied onto every alert, budget
+# snapshot and incident of its series; counts are summed over windows and written as JSON
+# integers. Larger values are refused (a 900 KB label made an alert over the producer's limit;
+# a count of 2^64 could not be encoded).
+MAX_LABEL = 256  # characters of one series label value
+MAX_COUNT = 10**12  # good or total of one count event
 
 SeriesKey = tuple[str, ...]
 Sample = tuple[int, SeriesKey, int, int]  # (SLO position in the file, series, good, total)
@@ -54,8 +60,17 @@ class Classifier:
     def classify(self, event: object) -> tuple[float, list[Sample]]:
         """Event time and samples of one decoded event (no samples if no SLO reads it).
 
-        Raises InvalidEvent with the dead-letter reason.
+        Raises InvalidEvent with the dead-letter reason, whatever goes wrong: this is the one
+        place where a single event could fail the worker, so any failure refuses the event.
         """
+        try:
+            return self._classify(event)
+        except InvalidEvent:
+            raise
+        except Exception as exc:
+            raise InvalidEvent(f"unreadable event ({type(exc).__name__})") from None
+
+    def _classify(self, event: object) -> tuple[float, list[Sample]]:
         if type(event) is not dict:
             raise InvalidEvent(f"expected a JSON object, got {_json_type(event)}")
         if "slo" in event:
@@ -99,6 +114,8 @@ class Classifier:
                 raise InvalidEvent(f"{field} must be an integer")
             if value < 0:
                 raise InvalidEvent(f"{field} must be >= 0")
+            if value > MAX_COUNT:
+                raise InvalidEvent(f"{field} must be <= {MAX_COUNT:,}")
         assert isinstance(good, int) and isinstance(total, int)
         if good > total:
             raise InvalidEvent("good > total")
@@ -116,8 +133,15 @@ def _series(source: dict[str, object], group_by: tuple[str, ...]) -> SeriesKey:
         return ()
     if len(group_by) == 1:
         value = source.get(group_by[0], "")
-        return (value if type(value) is str else label_value(value),)
-    return tuple(label_value(source.get(key, "")) for key in group_by)
+        label = value if type(value) is str else label_value(value)
+        if len(label) > MAX_LABEL:
+            raise InvalidEvent(f"{group_by[0]} longer than {MAX_LABEL} characters")
+        return (label,)
+    key = tuple(label_value(source.get(name, "")) for name in group_by)
+    for name, label in zip(group_by, key, strict=True):
+        if len(label) > MAX_LABEL:
+            raise InvalidEvent(f"{name} longer than {MAX_LABEL} characters"[:200])
+    return key
 
 
 def _timestamp(event: dict[str, object]) -> float:

@@ -19,7 +19,7 @@ from operator import itemgetter
 import numpy as np
 import numpy.typing as npt
 
-from streams.domain.engine.classify import SeriesKey, label_value
+from streams.domain.engine.classify import MAX_LABEL, SeriesKey, label_value
 from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
 from streams.domain.timestamps import EARLIEST, LATEST
 
@@ -185,6 +185,9 @@ def _series(group_by: tuple[str, ...], events: list[object],
                 values = [value if type(value) is str else label_value(value) for value in values]
             except ValueError:
                 return [], None
+            distinct = set(values)
+        if max(map(len, distinct), default=0) > MAX_LABEL:  # type: ignore[arg-type]
+            return [], None  # a label too long: the per-event path refuses its event
         columns.append(values)
     keys: list[object] = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
     first_seen = {key: code for code, key in enumerate(dict.fromkeys(keys))}

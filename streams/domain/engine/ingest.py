@@ -16,7 +16,7 @@ import numpy as np
 
 from streams.domain.engine.classify import Classifier, InvalidEvent, SeriesKey
 from streams.domain.engine.clock import EventClock
-from streams.domain.engine.columns import ColumnClassifier, RouteColumns
+from streams.domain.engine.columns import BatchColumns, ColumnClassifier, RouteColumns
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime, catch_up
 from streams.domain.slo.model import Slo
 
@@ -129,7 +129,7 @@ class Ingestion:
         events are classified column-wise (see streams.domain.engine.columns); the rest, and
         everything until the first evaluation, take the per-event path.
         """
-        columns = self._columns.classify(events) if len(events) >= self.columnar_min else None
+        columns = self._columns_of(events) if len(events) >= self.columnar_min else None
         if columns is None or (not_after is not None and float(columns.ts.max()) > not_after):
             return self._ingest_each(events, 0, not_after)
         clock = self._clock
@@ -158,6 +158,14 @@ class Ingestion:
                     self._advance(high - self._lateness)
             cursor = last + 1
         return rejected
+
+    def _columns_of(self, events: Sequence[object]) -> BatchColumns | None:
+        """The batch column-wise, or None: then each event goes the per-event path, which
+        refuses a bad one with its reason (whatever the column-wise pass stumbled on)."""
+        try:
+            return self._columns.classify(events)
+        except Exception:
+            return None
 
     def _ingest_each(self, events: Sequence[object], start: int, not_after: float | None,
                      stop: int | None = None) -> list[tuple[int, str]]:

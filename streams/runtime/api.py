@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
+from streams.domain.engine.reasons import reason_class
 from streams.domain.policy import PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
@@ -270,12 +271,6 @@ def _series_labels(series: Mapping[str, str]) -> dict[str, str]:
     """A series' group_by values as labels; names the metrics use themselves get `series_`."""
     return {(f"series_{k}" if k in _RESERVED else re.sub(r"[^a-zA-Z0-9_]", "_", k)): str(v)
             for k, v in series.items()}
-
-
-def reason_class(reason: str) -> str:
-    """A dead-letter reason without its particulars (a name, a size): bounded label values."""
-    text = re.sub(r"\s*(\([^)]*\)|'[^']*'|\"[^\"]*\"|:.*$)", "", reason)
-    return re.sub(r"\d+", "N", text).strip() or "other"
 
 
 class _Collector:

@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from streams.domain.engine.reasons import reason_class
 from streams.domain.slo.loader import parse_slo_text
-from streams.runtime.api import ApiService, reason_class
+from streams.runtime.api import ApiService
 from streams.runtime.settings import Settings
 
 SLO_FILE = """apiVersion: sre-streams/v1

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.domain.engine.classify import MAX_COUNT, MAX_LABEL
 from streams.domain.engine.evaluation import EngineSettings
+from streams.domain.engine.reasons import reason_class
 from streams.domain.slo.loader import parse_slo_text
 from streams.runtime.partition import PartitionProcessor
 from streams.wire.codec import encode
@@ -122,3 +123,20 @@ def test_no_message_escapes_counting_or_the_dead_letter_topic(messages: list[byt
         if offset not in refused:  # counted: it was an event or a non-empty array of them
             decoded = orjson.loads(raw or b"null")
             assert type(decoded) is dict or (type(decoded) is list and decoded), raw
+
+
+def test_a_thousand_invented_slo_names_make_one_statistic() -> None:
+    names = [orjson.dumps({"ts": NOW - 60, "slo": f"bad-{i}'\"", "good": 1, "total": 1})
+             for i in range(1000)]
+    proc, dead = run(names)
+    assert len(dead) == 1000 and len({reason for _, reason in dead}) == 1000
+    assert dict(proc.stats.dead_letters) == {"unknown SLO": 1000}
+
+
+def test_every_reason_the_path_gives_has_a_class_of_its_own() -> None:
+    samples = [b"", b"[]", b"{", b"7", b'{"ts": 1}', b'{"service": "web"}',
+               b'{"ts": "x", "service": "web"}', b'{"ts": %f, "slo": "lb", "good": 2, "total": 1}'
+               % NOW, b'{"ts": %f, "service": "web", "status": "ok"}' % NOW]
+    _, dead = run([*samples, None])
+    assert len(dead) == len(samples) + 1
+    assert "other" not in {reason_class(reason) for _, reason in dead}

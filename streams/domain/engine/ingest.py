@@ -17,6 +17,7 @@ import numpy as np
 from streams.domain.engine.classify import Classifier, InvalidEvent, SeriesKey
 from streams.domain.engine.clock import EventClock
 from streams.domain.engine.columns import BatchColumns, ColumnClassifier, RouteColumns
+from streams.domain.engine.reasons import reason_class
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime, catch_up
 from streams.domain.slo.model import Slo
 
@@ -64,7 +65,7 @@ class Ingestion:
         try:
             ts, samples = self._classifier.classify(event)
         except InvalidEvent as exc:
-            stats.dead_letters[str(exc)] += 1
+            stats.dead_letters[reason_class(str(exc))] += 1
             raise
         if not_after is not None and ts > not_after:
             self._reject("timestamp in the future")
@@ -240,8 +241,8 @@ class Ingestion:
     def reject(self, reason: str) -> None:
         """Count an event that failed before decoding (bad JSON, oversized)."""
         self.stats.events += 1
-        self.stats.dead_letters[reason] += 1
+        self.stats.dead_letters[reason_class(reason)] += 1
 
     def _reject(self, reason: str) -> None:
-        self.stats.dead_letters[reason] += 1
+        self.stats.dead_letters[reason_class(reason)] += 1
         raise InvalidEvent(reason)

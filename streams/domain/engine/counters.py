@@ -25,9 +25,15 @@ from streams.domain.durations import format_duration
 from streams.domain.slo.model import Slo
 from streams.domain.stored import StoredState
 
+MAX_BUCKETS = 100_000  # per series: a 30-day period at 10 s needs about 600
+
 
 class PlanError(ValueError):
     """Windows that cannot be served at the configured evaluation interval."""
+
+
+class PlanTooLarge(PlanError):
+    """Windows whose buckets would exceed MAX_BUCKETS a series."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +94,7 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
                 f"evaluation interval {format_duration(e)}"
             )
         steps = round(window / e)
-        step = max(1, int(bounds[window] // e))
-        while steps % step:
-            step -= 1
+        step = _largest_divisor(steps, max(1, int(bounds[window] // e)))
         resolution = step * e
         by_resolution.setdefault(resolution, []).append((index, steps // step))
 
@@ -99,7 +103,29 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
                  tuple(members))
         for resolution, members in sorted(by_resolution.items())
     )
-    return CounterPlan(e, windows, tiers)
+    plan = CounterPlan(e, windows, tiers)
+    if plan.buckets > MAX_BUCKETS:
+        raise PlanTooLarge(
+            f"SLO {slo.name}: its windows need {plan.buckets:,} buckets a series at the "
+            f"evaluation interval {format_duration(e)} (at most {MAX_BUCKETS:,}): use windows "
+            f"that are round multiples of their hundredth (e.g. 30d, 28d, 7d)")
+    return plan
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of `n` not above `at_most`, in O(sqrt(n)) (a step down from
+    `at_most` one at a time took seconds for a window of prime length)."""
+    if at_most >= n:
+        return n
+    best = 1
+    d = 1
+    while d * d <= n:
+        if n % d == 0:
+            for candidate in (d, n // d):
+                if best < candidate <= at_most:
+                    best = candidate
+        d += 1
+    return best
 
 
 def _is_multiple(value: float, unit: float) -> bool:

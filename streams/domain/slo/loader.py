@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from streams.domain.durations import DurationError, format_duration, parse_duration
+from streams.domain.engine.counters import PlanError, PlanTooLarge, plan_for
 from streams.domain.incidents.book import EscalationLevel, IncidentPolicy, Priority
 from streams.domain.notify.receivers import PAGERDUTY_URL, NotifyConfig, Receiver, Route
 from streams.domain.slo.model import (
@@ -29,6 +30,7 @@ from streams.domain.slo.model import (
 from streams.domain.slo.yaml_reader import load_yaml
 
 API_VERSION = "sre-streams/v1"
+DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
@@ -147,6 +149,12 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             problems.add(f"{path}.name", f"duplicate name {_show(slo.name)} (also slos[{seen[slo.name]}])")
             continue
         seen[slo.name] = index
+        try:  # at the default evaluation interval; a worker checks its own at start
+            plan_for(slo, DEFAULT_EVAL_INTERVAL)
+        except PlanTooLarge as exc:
+            problems.add(f"{path}.window", str(exc))
+        except PlanError:
+            pass  # not a multiple of the default interval: depends on the setting
         slos.append(slo)
     incidents = _incidents(document.get("incidents", {}), "incidents", problems)
     notify = _notify(document.get("notify", {}), "notify", problems)

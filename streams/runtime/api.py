@@ -34,6 +34,7 @@ from streams.domain.policy import PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.runtime.engine_service import EngineService
+from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incident_service import IncidentService
 from streams.runtime.settings import Settings
 
@@ -72,6 +73,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except web.HTTPException as exc:  # aiohttp's own: 404 no route, 405, 413 ...
         return _json({"error": exc.reason}, exc.status)
+    except ConnectionError:  # the client went away mid-request: nothing to answer, no error
+        log.debug("API client of %s %s disconnected", request.method, request.path)
+        return _json({"error": "client disconnected"}, 400)
     except Exception:  # a bug: logged, answered, the worker goes on
         log.exception("API request %s %s failed", request.method, request.path)
         return _json({"error": "internal error (logged by the worker)"}, 500)
@@ -106,7 +110,7 @@ class ApiService(mode.Service):
 
     async def on_start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        self.runner = web.AppRunner(self.web_app(), access_log=None)
+        self.runner = EdgeRunner(self.web_app(), access_log=None)
         await self.runner.setup()
         try:
             await web.TCPSite(self.runner, self.settings.api_host, self.settings.api_port).start()

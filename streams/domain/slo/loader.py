@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -135,19 +135,10 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
     if not isinstance(raw_slos, list) or not raw_slos:
         problems.add("slos", f"must be a non-empty list of SLOs, got {_kind(raw_slos)}")
         return None
-    slos: list[Slo] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(raw_slos):
-        path = f"slos[{index}]"
-        slo = _slo(raw, path, policies, default_window, default_policy, default_min,
-                   default_budget, problems)
-        if slo is None:
-            continue
-        if slo.name in seen:
-            problems.add(f"{path}.name", f"duplicate name {_show(slo.name)} (also slos[{seen[slo.name]}])")
-            continue
-        seen[slo.name] = index
-        slos.append(slo)
+    slos = _unique_names(
+        raw_slos, "slos", "duplicate name {name} (also {first})", problems,
+        lambda raw, path: _slo(raw, path, policies, default_window, default_policy, default_min,
+                               default_budget, problems))
     incidents = _incidents(document.get("incidents", {}), "incidents", problems)
     notify = _notify(document.get("notify", {}), "notify", problems)
     for index, level in enumerate(incidents.escalation):
@@ -155,7 +146,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             if name not in notify.receivers:
                 problems.add(f"incidents.escalation.levels[{index}].notify",
                              f"unknown receiver {_show(name)} (define it under notify.receivers)")
-    return SloFile(tuple(slos), policies, incidents, notify)
+    return SloFile(tuple(slos.values()), policies, incidents, notify)
 
 
 def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
@@ -166,18 +157,12 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
         problems.add(path, f"must be a mapping with receivers and routes, got {_kind(value)}")
         return NotifyConfig()
     _unknown_keys(value, {"receivers", "routes"}, path, problems)
-    receivers: dict[str, Receiver] = {}
     raw_receivers = value.get("receivers", [])
     if not isinstance(raw_receivers, list):
         problems.add(f"{path}.receivers", f"must be a list, got {_kind(raw_receivers)}")
         raw_receivers = []
-    for index, raw in enumerate(raw_receivers):
-        receiver = _receiver(raw, f"{path}.receivers[{index}]", problems)
-        if receiver is None:
-            continue
-        if receiver.name in receivers:
-            problems.add(f"{path}.receivers[{index}].name", f"duplicate receiver {_show(receiver.name)}")
-        receivers[receiver.name] = receiver
+    receivers = _unique_names(raw_receivers, f"{path}.receivers", "duplicate receiver {name}",
+                              problems, lambda raw, where: _receiver(raw, where, problems))
     routes: list[Route] = []
     raw_routes = value.get("routes", [])
     if not isinstance(raw_routes, list):
@@ -405,20 +390,12 @@ def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPo
     if not isinstance(rules, list) or not rules:
         problems.add(path, f"must be a non-empty list of rules, got {_kind(rules)}")
         return None
-    parsed: list[AlertRule] = []
-    names: set[str] = set()
     before = len(problems.lines)
-    for index, raw in enumerate(rules):
-        rule = _alert_rule(raw, f"{path}[{index}]", problems)
-        if rule is None:
-            continue
-        if rule.name in names:
-            problems.add(f"{path}[{index}].name", f"duplicate rule name {_show(rule.name)}")
-        names.add(rule.name)
-        parsed.append(rule)
+    parsed = _unique_names(rules, path, "duplicate rule name {name}", problems,
+                           lambda raw, where: _alert_rule(raw, where, problems))
     if len(problems.lines) > before:
         return None
-    return AlertPolicy(name, tuple(parsed))
+    return AlertPolicy(name, tuple(parsed.values()))
 
 
 def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None:
@@ -645,6 +622,36 @@ def _missing(value: object, path: str, problems: _Problems, hint: str = "") -> b
         problems.add(path, f"is required{hint}")
         return True
     return False
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def _unique_names(raws: list[Any], path: str, duplicate: str, problems: _Problems,
+                  parse: Callable[[object, str], N | None]) -> dict[str, N]:
+    """The entries of a list parsed one by one, by name; a name taken before is a problem.
+
+    `duplicate` is the problem's text, with `{name}` and `{first}` (where the name was taken).
+    """
+    entries: dict[str, N] = {}
+    first: dict[str, int] = {}
+    for index, raw in enumerate(raws):
+        where = f"{path}[{index}]"
+        entry = parse(raw, where)
+        if entry is None:
+            continue
+        if entry.name in entries:
+            problems.add(f"{where}.name", duplicate.format(
+                name=_show(entry.name), first=f"{path}[{first[entry.name]}]"))
+            continue
+        entries[entry.name] = entry
+        first[entry.name] = index
+    return entries
 
 
 def _named(raw: Mapping[Any, Any], allowed: set[str], path: str, problems: _Problems) -> str | None:

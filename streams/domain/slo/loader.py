@@ -136,9 +136,9 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         problems.add("slos", f"must be a non-empty list of SLOs, got {_kind(raw_slos)}")
         return None
     slos = _unique_names(
-        raw_slos, "slos", "duplicate name {name} (also {first})", problems,
-        lambda raw, path: _slo(raw, path, policies, default_window, default_policy, default_min,
-                               default_budget, problems))
+        raw_slos, "slos", problems, duplicate="duplicate name {name} (also {first})",
+        parse=lambda raw, path: _slo(raw, path, policies, default_window, default_policy,
+                                     default_min, default_budget, problems))
     incidents = _incidents(document.get("incidents", {}), "incidents", problems)
     notify = _notify(document.get("notify", {}), "notify", problems)
     for index, level in enumerate(incidents.escalation):
@@ -161,8 +161,10 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
     if not isinstance(raw_receivers, list):
         problems.add(f"{path}.receivers", f"must be a list, got {_kind(raw_receivers)}")
         raw_receivers = []
-    receivers = _unique_names(raw_receivers, f"{path}.receivers", "duplicate receiver {name}",
-                              problems, lambda raw, where: _receiver(raw, where, problems))
+    receivers = _unique_names(raw_receivers, f"{path}.receivers", problems,
+                              shape=" with name and pagerduty or webhook",
+                              duplicate="duplicate receiver {name}",
+                              parse=lambda raw, where: _receiver(raw, where, problems))
     routes: list[Route] = []
     raw_routes = value.get("routes", [])
     if not isinstance(raw_routes, list):
@@ -184,10 +186,7 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
     return NotifyConfig(receivers, tuple(routes))
 
 
-def _receiver(raw: object, path: str, problems: _Problems) -> Receiver | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping with name and pagerduty or webhook, got {_kind(raw)}")
-        return None
+def _receiver(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Receiver | None:
     _unknown_keys(raw, {"name", "pagerduty", "webhook"}, path, problems)
     name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
     kinds = [k for k in ("pagerduty", "webhook") if k in raw]
@@ -307,7 +306,7 @@ def _escalation_level(raw: object, path: str, problems: _Problems) -> Escalation
 
 
 def _slo(
-    raw: object,
+    raw: Mapping[Any, Any],
     path: str,
     policies: Mapping[str, AlertPolicy],
     default_window: float | None,
@@ -316,9 +315,6 @@ def _slo(
     default_budget: BudgetPolicy,
     problems: _Problems,
 ) -> Slo | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping, got {_kind(raw)}")
-        return None
     before = len(problems.lines)
     name = _named(raw, _SLO_KEYS, path, problems)
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
@@ -391,17 +387,14 @@ def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPo
         problems.add(path, f"must be a non-empty list of rules, got {_kind(rules)}")
         return None
     before = len(problems.lines)
-    parsed = _unique_names(rules, path, "duplicate rule name {name}", problems,
-                           lambda raw, where: _alert_rule(raw, where, problems))
+    parsed = _unique_names(rules, path, problems, duplicate="duplicate rule name {name}",
+                           parse=lambda raw, where: _alert_rule(raw, where, problems))
     if len(problems.lines) > before:
         return None
     return AlertPolicy(name, tuple(parsed.values()))
 
 
-def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping, got {_kind(raw)}")
-        return None
+def _alert_rule(raw: Mapping[Any, Any], path: str, problems: _Problems) -> AlertRule | None:
     before = len(problems.lines)
     name = _named(raw, _RULE_KEYS, path, problems)
     severity_text = _string(raw.get("severity", _UNSET), f"{path}.severity", problems)
@@ -632,16 +625,21 @@ class _Named(Protocol):
 N = TypeVar("N", bound=_Named)
 
 
-def _unique_names(raws: list[Any], path: str, duplicate: str, problems: _Problems,
-                  parse: Callable[[object, str], N | None]) -> dict[str, N]:
-    """The entries of a list parsed one by one, by name; a name taken before is a problem.
+def _unique_names(raws: list[Any], path: str, problems: _Problems, *, duplicate: str,
+                  parse: Callable[[Mapping[Any, Any], str], N | None],
+                  shape: str = "") -> dict[str, N]:
+    """The mappings of a list parsed one by one, by name; a name taken before is a problem.
 
-    `duplicate` is the problem's text, with `{name}` and `{first}` (where the name was taken).
+    `duplicate` is the problem's text, with `{name}` and `{first}` (where the name was taken);
+    `shape` says what a mapping holds, for an entry that is not one.
     """
     entries: dict[str, N] = {}
     first: dict[str, int] = {}
     for index, raw in enumerate(raws):
         where = f"{path}[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.add(where, f"must be a mapping{shape}, got {_kind(raw)}")
+            continue
         entry = parse(raw, where)
         if entry is None:
             continue

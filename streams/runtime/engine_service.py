@@ -26,7 +26,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import mode
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -36,9 +35,9 @@ from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
 from streams.runtime.changelog import read_partitions
 from streams.runtime.checkpoint import compact
+from streams.runtime.checkpointed import Batches, CheckpointedService
 from streams.runtime.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
 from streams.runtime.kafka_clients import client_options, ensure_topics
-from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.partition import Output, PartitionProcessor
 from streams.runtime.settings import Settings
 from streams.wire.alerts import Alert
@@ -50,34 +49,23 @@ IDLE_STEP = 360  # evaluation instants per idle step: a long silence is caught u
 MAX_OUTPUT = 20_000  # alerts and budget snapshots per step: a catch-up is published in steps
 
 
-def changelog_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-engine-state-changelog"
-
-
 def input_group(settings: Settings) -> str:
     """The consumer group of the input: the app id's group is Faust's own (other protocol)."""
     return f"{settings.app_id}-requests"
 
 
-class EngineService(mode.Service):
+class EngineService(CheckpointedService):
     """Batches from the input partitions this worker owns, through their processors."""
 
     def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.settings = settings
-        self.slo_file = slo_file
+        super().__init__(settings, slo_file, role="engine", state="engine",
+                         max_records=settings.batch_size, **kwargs)
         self.engine_settings = EngineSettings(eval_interval=settings.eval_interval,
                                               lateness=settings.lateness,
                                               budget_interval=settings.budget_interval)
-        self.topics = settings.topics
-        self.changelog = changelog_topic(settings)
         self.processors: dict[int, PartitionProcessor] = {}
-        self.lock = asyncio.Lock()  # one batch, idle step, hand-over at a time
         self.moved_at = time.monotonic()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()
-        self.stopping = False
         self._partition_counts: dict[str, int] = {}
         self._key_partitions: dict[bytes, int] = {}
         # Processors of partitions revoked in a rebalance that has not assigned yet: with
@@ -111,30 +99,21 @@ class EngineService(mode.Service):
         self.consumer.subscribe([self.topics.requests], listener=RebalanceListener(self))
         await self.consumer.start()
 
-    async def on_stop(self) -> None:
-        async with finishing(self.lock, "engine"):  # the batch in hand is stored first
-            self.stopping = True
-        await stop_clients("engine", self.consumer, self.producer)
-
-    @mode.Service.task
-    async def _run(self) -> None:
+    async def apply(self, batches: Batches) -> None:
         consumer = self.consumer
         assert consumer is not None
-        while not self.should_stop:
-            batches = await consumer.getmany(timeout_ms=200, max_records=self.settings.batch_size)
-            async with self.lock:
-                if self.stopping:
-                    return
-                now = time.time()
-                for tp, messages in batches.items():
-                    proc = self.processors.get(tp.partition)
-                    if proc is None or tp not in consumer.assignment():
-                        continue  # fetched before its partition moved away: not ours to count
-                    while messages:  # in steps of bounded output, each stored before the next
-                        out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
-                        await self._step(proc, out)
-                        messages = messages[out.consumed:]
-            await self._advance_idle()
+        now = time.time()
+        for tp, messages in batches.items():
+            proc = self.processors.get(tp.partition)
+            if proc is None or tp not in consumer.assignment():
+                continue  # fetched before its partition moved away: not ours to count
+            while messages:  # in steps of bounded output, each stored before the next
+                out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
+                await self._step(proc, out)
+                messages = messages[out.consumed:]
+
+    async def between_batches(self) -> None:
+        await self._advance_idle()
 
     async def _advance_idle(self) -> None:
         """Partitions with no lag and no events for `idle_timeout` follow the clock (§1).

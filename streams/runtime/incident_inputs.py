@@ -58,14 +58,14 @@ Decoder = Callable[[bytes | None, float], tuple[float, IncidentMessage | WireErr
 
 
 def _checked(at: float, latest: float) -> float:
-    if not 0 <= at <= latest:
-        raise ValueError("timestamp in the future" if at > 0 else "timestamp before 1970")
+    if at > latest:  # parse_ts has refused times out of range already
+        raise ValueError("timestamp in the future")
     return at
 
 
 def _timed(kind: type[M], field: str, raw: bytes | None,
            latest: float) -> tuple[float, M | WireError]:
-    """A message of `kind` with its event time in `field`, between 1970 and `latest`."""
+    """A message of `kind` with its event time in `field`, in range and not after `latest`."""
     try:  # valid input: one typed decode
         message = msgspec.json.decode(raw or b"", type=kind)
         return _checked(parse_ts(getattr(message, field)), latest), message

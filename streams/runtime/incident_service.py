@@ -38,13 +38,13 @@ from streams.domain.incidents.noise import row_key
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
 from streams.runtime.changelog import read_partitions
+from streams.runtime.checkpointed import Batches, CheckpointedService
 from streams.runtime.deliveries import DeliveryScheduler
 from streams.runtime.handover import RebalanceListener, canonical, unpublished, write_checkpoint
 from streams.runtime.incident_processor import IncidentProcessor, InputRecord, Step
 from streams.runtime.incident_state import IncidentState, OutputMessage, Outputs
 from streams.runtime.kafka_clients import client_options, ensure_topics
 from streams.runtime.leadership import AllToOneAssignor
-from streams.runtime.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
 from streams.wire.alerts import AlertStats
 from streams.wire.codec import encode
@@ -53,30 +53,19 @@ from streams.wire.incidents import IncidentEvent
 log = logging.getLogger(__name__)
 
 
-def state_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-incident-state-changelog"
-
-
-class IncidentService(mode.Service):
+class IncidentService(CheckpointedService):
     """The incident book of this app, while this worker leads it."""
 
     def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.settings = settings
-        self.slo_file = slo_file
-        self.topics = settings.topics
+        super().__init__(settings, slo_file, role="incidents", state="incident",
+                         max_records=2000, **kwargs)
         self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys,
                        self.topics.budgets]
-        self.changelog = state_topic(settings)
         self.assignor = AllToOneAssignor(settings.advertised_api)
-        self.lock = asyncio.Lock()
         self.processor: IncidentProcessor | None = None  # None: not the leader
         self.scheduler = DeliveryScheduler(slo_file.notify)
         self.last_input = time.monotonic()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.stopping = False
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -95,38 +84,27 @@ class IncidentService(mode.Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
-        async with finishing(self.lock, "incidents"):
-            self.stopping = True
-        await stop_clients("incidents", self.consumer, self.producer)
+        await super().on_stop()
         if self.session is not None:
             await self.session.close()
 
     # -- the loop ------------------------------------------------------------------------
 
-    @mode.Service.task
-    async def _run(self) -> None:
-        consumer = self.consumer
-        assert consumer is not None
-        while not self.should_stop:
-            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            async with self.lock:
-                if self.stopping:
-                    return
-                processor = self.processor
-                if processor is None:
-                    continue
-                records: list[InputRecord] = [(tp.topic, tp.partition, m.offset, m.value)
-                                              for tp, messages in batches.items()
-                                              for m in messages]
-                step = processor.apply(records, time.time())
-                idle = time.monotonic() - self.last_input >= self.settings.idle_timeout
-                if batches:
-                    self.last_input = time.monotonic()
-                elif idle:
-                    step.outputs += processor.advance(
-                        time.time() - self.settings.lateness).outputs
-                if step:
-                    await self._commit(processor, step)
+    async def apply(self, batches: Batches) -> None:
+        processor = self.processor
+        if processor is None:
+            return
+        records: list[InputRecord] = [(tp.topic, tp.partition, m.offset, m.value)
+                                      for tp, messages in batches.items()
+                                      for m in messages]
+        step = processor.apply(records, time.time())
+        idle = time.monotonic() - self.last_input >= self.settings.idle_timeout
+        if batches:
+            self.last_input = time.monotonic()
+        elif idle:
+            step.outputs += processor.advance(time.time() - self.settings.lateness).outputs
+        if step:
+            await self._commit(processor, step)
 
     async def _commit(self, processor: IncidentProcessor, step: Step) -> None:
         """Store the state, then publish what it produced (its deliveries are queued with it)."""

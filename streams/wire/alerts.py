@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
 from streams.wire.codec import decode
+from streams.wire.envelope import Envelope, SeriesMessage
 
 AlertStatus = Literal["firing", "resolved"]
 
 
-class Alert(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="alert"):
+class Alert(Envelope, frozen=True, kw_only=True, tag="alert"):
     """A rule's transition for one SLO series; `id` is the dedup key."""
 
-    version: int = 1
     id: str
     status: AlertStatus
     slo: str
@@ -41,13 +40,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="al
         return self.status == "firing"
 
 
-class AlertStats(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="alert-stats"):
+class AlertStats(SeriesMessage, frozen=True, kw_only=True, tag="alert-stats"):
     """How noisy one rule of one series has been since `since`."""
 
-    version: int = 1
-    slo: str
-    service: str
-    series: dict[str, str]
     rule: str
     severity: str
     at: str

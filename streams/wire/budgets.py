@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from streams.wire.codec import decode
+from streams.wire.envelope import SeriesMessage
 
 
-class BudgetSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="budget"):
+class BudgetSnapshot(SeriesMessage, frozen=True, kw_only=True, tag="budget"):
     """SLI, burn rate per window and budget remaining of one SLO series at `at`."""
 
-    version: int = 1
-    slo: str
-    service: str
-    series: dict[str, str]
     at: str
     objective: float
     window: str

@@ -6,8 +6,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from streams.wire.codec import decode
-
-InputTime = int | float | str  # epoch seconds or RFC 3339 (contracts §1)
+from streams.wire.envelope import InputTime, ServiceEvent
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,11 +25,9 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     comment: str | UnsetType | None = UNSET  # (null from earlier command-line clients)
 
 
-class Deploy(msgspec.Struct, frozen=True, kw_only=True):
+class Deploy(ServiceEvent, frozen=True, kw_only=True):
     """A deploy of a service: noted on its open incidents, checked against its budget policy."""
 
-    ts: InputTime
-    service: str
     version: str | UnsetType = UNSET
     change_class: str | UnsetType = UNSET
     by: str | UnsetType = UNSET

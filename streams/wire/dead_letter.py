@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from streams.wire.codec import decode
+from streams.wire.envelope import Envelope
 
 PAYLOAD_LIMIT = 4096  # bytes of the refused message kept in its dead letter (contract: first 4 KiB)
 
 
-class DeadLetter(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="dead-letter"):
+class DeadLetter(Envelope, frozen=True, kw_only=True, tag="dead-letter"):
     """A refused input message, with why, where it was, and its first 4 KiB."""
 
-    version: int = 1
     reason: str
     topic: str
     partition: int  # -1 for a file's line

@@ -9,6 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from streams.wire.alerts import AlertStatus
 from streams.wire.codec import decode
+from streams.wire.envelope import Envelope
 
 IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened"]
 IncidentStatus = Literal["open", "acknowledged", "resolved"]
@@ -30,11 +31,9 @@ class IncidentAlert(msgspec.Struct, frozen=True, kw_only=True):
     suppressed: str | UnsetType = UNSET  # why it neither opened nor notified
 
 
-class IncidentEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
-                    tag="incident"):
+class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     """One change of an incident, carrying its whole state after the change."""
 
-    version: int = 1
     id: str
     event: IncidentChange
     status: IncidentStatus

@@ -9,6 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from streams.wire.codec import decode
 from streams.wire.commands import Deploy
+from streams.wire.envelope import Envelope
 
 PolicyState = Literal["ok", "warn", "frozen"]
 
@@ -24,10 +25,9 @@ class Override(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: str
 
 
-class PolicyEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="policy"):
+class PolicyEvent(Envelope, frozen=True, kw_only=True, tag="policy"):
     """A state change (`state`), a deploy during a freeze (`violation`) or an `override`."""
 
-    version: int = 1
     event: Literal["state", "violation", "override"]
     service: str
     state: PolicyState

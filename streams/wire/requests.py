@@ -8,16 +8,14 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from streams.wire.codec import WireError, convert
-from streams.wire.commands import InputTime
+from streams.wire.envelope import InputTime, ServiceEvent
 
 Attribute: TypeAlias = str | int | float | bool  # a key usable in `match` and `group_by`
 
 
-class RequestEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RequestEvent(ServiceEvent, frozen=True, kw_only=True):
     """One served request; keys beyond the known ones are its attributes."""
 
-    ts: InputTime
-    service: str
     operation: str | UnsetType = UNSET
     status: int | UnsetType = UNSET
     ok: bool | UnsetType = UNSET

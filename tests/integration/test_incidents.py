@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -111,7 +112,8 @@ def test_an_outage_pages_once_is_acknowledged_and_resolved_with_a_postmortem(
              {"command": "ack", "incident": ident, "by": "alice", "ts": format_ts(opened_at + 60)},
              {"command": "ack", "incident": "inc-000000000000", "by": "alice",
               "ts": format_ts(opened_at + 60)},
-             {"command": "note", "incident": ident, "by": "mallory", "ts": 1e20, "text": "x"})
+             {"command": "note", "incident": ident, "by": "mallory", "ts": time.time() + 365 * 86400,
+              "text": "x"})
         send(live, live.settings.topics.alerts, {**opened["alerts"][0], "labels": ["bad"],  # type: ignore[index]
                                                  "slo": "checkout-availability", "series": {},
                                                  "service": "checkout", "at": format_ts(opened_at)})

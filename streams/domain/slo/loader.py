@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -137,25 +137,15 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
     if not isinstance(raw_slos, list) or not raw_slos:
         problems.add("slos", f"must be a non-empty list of SLOs, got {_kind(raw_slos)}")
         return None
-    slos: list[Slo] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(raw_slos):
-        path = f"slos[{index}]"
+    def parse_slo(raw: Mapping[Any, Any], path: str) -> Slo | None:
         slo = _slo(raw, path, policies, default_window, default_policy, default_min,
                    default_budget, problems)
-        if slo is None:
-            continue
-        if slo.name in seen:
-            problems.add(f"{path}.name", f"duplicate name {_show(slo.name)} (also slos[{seen[slo.name]}])")
-            continue
-        seen[slo.name] = index
-        try:  # at the default evaluation interval; a worker checks its own at start
-            plan_for(slo, DEFAULT_EVAL_INTERVAL)
-        except PlanTooLarge as exc:
-            problems.add(f"{path}.window", str(exc))
-        except PlanError:
-            pass  # not a multiple of the default interval: depends on the setting
-        slos.append(slo)
+        if slo is not None:
+            _check_plan(slo, path, problems)
+        return slo
+
+    slos = _unique_names(raw_slos, "slos", problems, duplicate="duplicate name {name} (also {first})",
+                         parse=parse_slo)
     incidents = _incidents(document.get("incidents", {}), "incidents", problems)
     notify = _notify(document.get("notify", {}), "notify", problems)
     for index, level in enumerate(incidents.escalation):
@@ -163,7 +153,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             if name not in notify.receivers:
                 problems.add(f"incidents.escalation.levels[{index}].notify",
                              f"unknown receiver {_show(name)} (define it under notify.receivers)")
-    return SloFile(tuple(slos), policies, incidents, notify)
+    return SloFile(tuple(slos.values()), policies, incidents, notify)
 
 
 def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
@@ -174,18 +164,14 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
         problems.add(path, f"must be a mapping with receivers and routes, got {_kind(value)}")
         return NotifyConfig()
     _unknown_keys(value, {"receivers", "routes"}, path, problems)
-    receivers: dict[str, Receiver] = {}
     raw_receivers = value.get("receivers", [])
     if not isinstance(raw_receivers, list):
         problems.add(f"{path}.receivers", f"must be a list, got {_kind(raw_receivers)}")
         raw_receivers = []
-    for index, raw in enumerate(raw_receivers):
-        receiver = _receiver(raw, f"{path}.receivers[{index}]", problems)
-        if receiver is None:
-            continue
-        if receiver.name in receivers:
-            problems.add(f"{path}.receivers[{index}].name", f"duplicate receiver {_show(receiver.name)}")
-        receivers[receiver.name] = receiver
+    receivers = _unique_names(raw_receivers, f"{path}.receivers", problems,
+                              shape=" with name and pagerduty or webhook",
+                              duplicate="duplicate receiver {name}",
+                              parse=lambda raw, where: _receiver(raw, where, problems))
     routes: list[Route] = []
     raw_routes = value.get("routes", [])
     if not isinstance(raw_routes, list):
@@ -207,10 +193,7 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
     return NotifyConfig(receivers, tuple(routes))
 
 
-def _receiver(raw: object, path: str, problems: _Problems) -> Receiver | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping with name and pagerduty or webhook, got {_kind(raw)}")
-        return None
+def _receiver(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Receiver | None:
     _unknown_keys(raw, {"name", "pagerduty", "webhook"}, path, problems)
     name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
     kinds = [k for k in ("pagerduty", "webhook") if k in raw]
@@ -330,7 +313,7 @@ def _escalation_level(raw: object, path: str, problems: _Problems) -> Escalation
 
 
 def _slo(
-    raw: object,
+    raw: Mapping[Any, Any],
     path: str,
     policies: Mapping[str, AlertPolicy],
     default_window: float | None,
@@ -339,9 +322,6 @@ def _slo(
     default_budget: BudgetPolicy,
     problems: _Problems,
 ) -> Slo | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping, got {_kind(raw)}")
-        return None
     before = len(problems.lines)
     name = _named(raw, _SLO_KEYS, path, problems)
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
@@ -413,26 +393,15 @@ def _policy(name: str, rules: object, path: str, problems: _Problems) -> AlertPo
     if not isinstance(rules, list) or not rules:
         problems.add(path, f"must be a non-empty list of rules, got {_kind(rules)}")
         return None
-    parsed: list[AlertRule] = []
-    names: set[str] = set()
     before = len(problems.lines)
-    for index, raw in enumerate(rules):
-        rule = _alert_rule(raw, f"{path}[{index}]", problems)
-        if rule is None:
-            continue
-        if rule.name in names:
-            problems.add(f"{path}[{index}].name", f"duplicate rule name {_show(rule.name)}")
-        names.add(rule.name)
-        parsed.append(rule)
+    parsed = _unique_names(rules, path, problems, duplicate="duplicate rule name {name}",
+                           parse=lambda raw, where: _alert_rule(raw, where, problems))
     if len(problems.lines) > before:
         return None
-    return AlertPolicy(name, tuple(parsed))
+    return AlertPolicy(name, tuple(parsed.values()))
 
 
-def _alert_rule(raw: object, path: str, problems: _Problems) -> AlertRule | None:
-    if not isinstance(raw, Mapping):
-        problems.add(path, f"must be a mapping, got {_kind(raw)}")
-        return None
+def _alert_rule(raw: Mapping[Any, Any], path: str, problems: _Problems) -> AlertRule | None:
     before = len(problems.lines)
     name = _named(raw, _RULE_KEYS, path, problems)
     severity_text = _string(raw.get("severity", _UNSET), f"{path}.severity", problems)
@@ -653,6 +622,51 @@ def _missing(value: object, path: str, problems: _Problems, hint: str = "") -> b
         problems.add(path, f"is required{hint}")
         return True
     return False
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def _check_plan(slo: Slo, path: str, problems: _Problems) -> None:
+    """Windows the engine could not hold (too many buckets), at the default interval."""
+    try:  # a worker checks its own interval at start
+        plan_for(slo, DEFAULT_EVAL_INTERVAL)
+    except PlanTooLarge as exc:
+        problems.add(f"{path}.window", str(exc))
+    except PlanError:
+        pass  # not a multiple of the default interval: depends on the setting
+
+
+def _unique_names(raws: list[Any], path: str, problems: _Problems, *, duplicate: str,
+                  parse: Callable[[Mapping[Any, Any], str], N | None],
+                  shape: str = "") -> dict[str, N]:
+    """The mappings of a list parsed one by one, by name; a name taken before is a problem.
+
+    `duplicate` is the problem's text, with `{name}` and `{first}` (where the name was taken);
+    `shape` says what a mapping holds, for an entry that is not one.
+    """
+    entries: dict[str, N] = {}
+    first: dict[str, int] = {}
+    for index, raw in enumerate(raws):
+        where = f"{path}[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.add(where, f"must be a mapping{shape}, got {_kind(raw)}")
+            continue
+        entry = parse(raw, where)
+        if entry is None:
+            continue
+        if entry.name in entries:
+            problems.add(f"{where}.name", duplicate.format(
+                name=_show(entry.name), first=f"{path}[{first[entry.name]}]"))
+            continue
+        entries[entry.name] = entry
+        first[entry.name] = index
+    return entries
 
 
 def _named(raw: Mapping[Any, Any], allowed: set[str], path: str, problems: _Problems) -> str | None:

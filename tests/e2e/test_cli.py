@@ -15,7 +15,7 @@ import pytest
 from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
 from streams.synthetic.traffic import iter_jsonl, preset
-from tests.schema_support import assert_valid
+from tests.conftest import assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOS = ROOT / "examples" / "slos.yaml"

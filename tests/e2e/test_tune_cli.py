@@ -20,8 +20,7 @@ import pytest
 
 from streams.cli.main import run
 from streams.domain.timestamps import format_ts
-from tests.conftest import BLIPS_SLO_FILE, blips_and_outage, write_events
-from tests.schema_support import assert_valid
+from tests.conftest import BLIPS_SLO_FILE, assert_valid, blips_and_outage, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

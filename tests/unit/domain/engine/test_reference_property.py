@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from fractions import Fraction
+from itertools import accumulate
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,20 +38,28 @@ def reference(slo: Slo, events: list[dict[str, object]]) -> list[tuple[float, st
     # the bucket holding the instant (see streams.domain.engine.counters).
     shape = {w: (tier.step, n) for tier in plan.tiers for w, n in tier.windows}
     thresholds = [bad_ratio_threshold(rule, slo) for rule in slo.policy.rules]
+    # Running sums over the raw 10 s intervals, so that a window's sum is one difference (the
+    # same sums as adding up every interval inside it, in a fraction of the time).
+    running: dict[str, tuple[list[int], list[int], list[int]]] = {}
+    for region, data in per_series.items():
+        indices = sorted(data)
+        running[region] = (indices, [0, *accumulate(data[i][0] for i in indices)],
+                           [0, *accumulate(data[i][1] for i in indices)])
     firing: dict[tuple[str, str], bool] = {}
     out: list[tuple[float, str, str, str]] = []
     for instant in range(first, last + 1):
         for region in sorted(per_series):
-            data = per_series[region]
-            if min(data) > instant:
+            indices, goods, totals = running[region]
+            if indices[0] > instant:
                 continue
 
-            def window(length: float, data: dict[int, list[int]] = data,
-                       instant: int = instant) -> tuple[int, int]:
+            def window(length: float, indices: list[int] = indices, goods: list[int] = goods,
+                       totals: list[int] = totals, instant: int = instant) -> tuple[int, int]:
                 step, n = shape[plan.index(length)]
                 low = (-(-instant // step) - n) * step
-                inside = [v for i, v in data.items() if low < i <= instant]
-                return sum(v[0] for v in inside), sum(v[1] for v in inside)
+                # Intervals i with low < i <= instant.
+                above, upto = bisect_right(indices, low), bisect_right(indices, instant)
+                return goods[upto] - goods[above], totals[upto] - totals[above]
 
             for rule, threshold in zip(slo.policy.rules, thresholds, strict=True):
                 long_good, long_total = window(rule.long)

@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throughput import api_env, create
-from streams.runtime.local_broker import LocalBroker
+from streams.runtime.kafka.local_broker import LocalBroker
 
 THEORY = 0.0144 * 3600
 

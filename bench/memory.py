@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throughput import PARTITIONS, api_env, committed, create, end_offsets, failure
-from streams.runtime.local_broker import LocalBroker
+from streams.runtime.kafka.local_broker import LocalBroker
 
 SLOS = """apiVersion: sre-streams/v1
 slos:

@@ -47,7 +47,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.backtest import slo_text
-from streams.runtime.local_broker import LocalBroker, free_port
+from streams.runtime.kafka.local_broker import LocalBroker, free_port
 
 PARTITIONS = 4
 SERVICES = tuple(f"svc-{i:02d}" for i in range(20))

@@ -1,6 +1,6 @@
 """The Faust app (`streams.app:app`): the worker, its settings and its services.
 
-The request stream is consumed by `streams.runtime.engine_service.EngineService` (batches, explicit
+The request stream is consumed by `streams.runtime.engine.service.EngineService` (batches, explicit
 offsets, state in a changelog topic), started with the app. Input is keyed so that one
 series lives on one partition: producers key request events by `service` (count events by
 the SLO's service); `sre-streams produce` does this.
@@ -15,10 +15,10 @@ import faust
 
 from streams.domain.slo.loader import load_slo_file
 from streams.runtime.api import ApiService
-from streams.runtime.engine_service import EngineService
-from streams.runtime.incident_service import IncidentService
-from streams.runtime.kafka_clients import sasl_password, ssl_context
-from streams.runtime.logs import quiet_kafka_client
+from streams.runtime.engine.service import EngineService
+from streams.runtime.incidents.service import IncidentService
+from streams.runtime.kafka.clients import sasl_password, ssl_context
+from streams.runtime.kafka.logs import quiet_kafka_client
 from streams.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ def add_parser(commands: SubParsers) -> None:
 
 def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
     from streams.demo.run import run_demo
-    from streams.runtime.local_broker import BrokerError
+    from streams.runtime.kafka.local_broker import BrokerError
 
     embedded = from_env("broker") is None
     settings = settings_for({}, PROG)

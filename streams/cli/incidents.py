@@ -23,9 +23,9 @@ from streams.domain.incidents.statistics import (
     incident_statistics,
 )
 from streams.domain.timestamps import format_ts, parse_ts
-from streams.runtime.changelog import read_after
-from streams.runtime.kafka_clients import send_commands
+from streams.runtime.kafka.clients import send_commands
 from streams.runtime.settings import Settings, SettingsError
+from streams.runtime.state.changelog import read_after
 from streams.wire.codec import WireError, builtins, convert, encode
 from streams.wire.commands import Command, decode_command
 from streams.wire.incidents import IncidentEvent, decode_incident

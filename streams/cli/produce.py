@@ -15,7 +15,7 @@ from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, UsageError, loa
 from streams.domain.slo.model import SloFile
 from streams.offline.jsonl import EventFile
 from streams.offline.progress import Progress
-from streams.runtime.kafka_clients import client_options, ensure_topics
+from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.settings import Settings
 
 PROG = "sre-streams produce"

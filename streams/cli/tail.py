@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaError
 
 from streams.cli.render import render
 from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, duration_flag, settings_for
-from streams.runtime.kafka_clients import client_options
-from streams.runtime.lifecycle import running
+from streams.runtime.kafka.clients import client_options
+from streams.runtime.kafka.lifecycle import running
 from streams.runtime.settings import Settings
 
 PROG = "sre-streams tail"

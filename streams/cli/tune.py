@@ -16,8 +16,8 @@ from streams.domain.engine.counters import PlanError
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.incidents.noise import row_key
 from streams.domain.slo.model import SloFile
-from streams.runtime.changelog import read_after
 from streams.runtime.settings import Settings, SettingsError, duration_setting, from_env
+from streams.runtime.state.changelog import read_after
 from streams.tune.catalog import candidates, select
 from streams.tune.incidents import SeriesLabels, load_incidents
 from streams.tune.reports.chart import timeline_chart

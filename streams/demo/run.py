@@ -31,9 +31,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.demo.scenario import OUTAGE_AFTER, OUTAGE_FOR, demo_slos, traffic
 from streams.demo.view import View, show
 from streams.domain.timestamps import format_ts
-from streams.runtime.kafka_clients import client_options, ensure_topics
-from streams.runtime.lifecycle import terminate
-from streams.runtime.local_broker import LocalBroker, free_port
+from streams.runtime.kafka.clients import client_options, ensure_topics
+from streams.runtime.kafka.lifecycle import terminate
+from streams.runtime.kafka.local_broker import LocalBroker, free_port
 from streams.runtime.settings import Settings
 
 ACK_AFTER = 10.0  # the on-call person acknowledges this long after the escalation

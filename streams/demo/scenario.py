@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from streams.demo.view import View
 from streams.domain.slo.loader import load_slo_file
 from streams.domain.slo.model import SloFile
-from streams.runtime.kafka_clients import client_options
+from streams.runtime.kafka.clients import client_options
 from streams.runtime.settings import Settings
 from streams.synthetic.traffic import Incident, Scenario, generate
 

@@ -2,7 +2,7 @@
 
 Every worker serves it (`SRE_API_HOST`:`SRE_API_PORT`, default 0.0.0.0:6066). Budgets,
 policy states, alerts and incidents live on one worker, the leader of the incident service
-(`streams.runtime.incident_service`); any other worker forwards a question to it, so every worker
+(`streams.runtime.incidents.service`); any other worker forwards a question to it, so every worker
 answers for every service and series. `/metrics` is per worker: its own processing counters,
 and on the leader the SLO gauges too (so that Prometheus gets each series once).
 
@@ -33,9 +33,9 @@ from streams.domain.engine.reasons import reason_class
 from streams.domain.policy import PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
-from streams.runtime.engine_service import EngineService
+from streams.runtime.engine.service import EngineService
 from streams.runtime.http_edges import EdgeRunner
-from streams.runtime.incident_service import IncidentService
+from streams.runtime.incidents.service import IncidentService
 from streams.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import pytest
 from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
 from streams.synthetic.traffic import iter_jsonl, preset
-from tests.schema_support import assert_valid
+from tests.conftest import assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOS = ROOT / "examples" / "slos.yaml"
@@ -31,7 +31,8 @@ def cli(*argv: str) -> tuple[int, bytes, str]:
 @pytest.fixture(scope="module")
 def outage_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("events") / "outage.jsonl"
-    scenario = preset("outage", start=START, duration=3 * 3600, rate=40, seed=3)
+    # 108,000 events: the outage pages past min_events, and a backtest of them takes a second.
+    scenario = preset("outage", start=START, duration=3 * 3600, rate=10, seed=3)
     path.write_bytes(b"".join(iter_jsonl(scenario)))
     return path
 

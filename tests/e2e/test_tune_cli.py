@@ -20,8 +20,7 @@ import pytest
 
 from streams.cli.main import run
 from streams.domain.timestamps import format_ts
-from tests.conftest import BLIPS_SLO_FILE, blips_and_outage, write_events
-from tests.schema_support import assert_valid
+from tests.conftest import BLIPS_SLO_FILE, assert_valid, blips_and_outage, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,6 +44,20 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     incidents.write_bytes(orjson.dumps({"slo": "api", "start": format_ts(incident.start),
                                         "end": format_ts(incident.end), "title": "total outage"}) + b"\n")
     return {"slos": slos, "events": write_events(folder / "events.jsonl", events), "incidents": incidents}
+
+
+@pytest.fixture(scope="module")
+def json_report(files: dict[str, Path]) -> tuple[int, bytes, str]:
+    """The JSON report, read by several tests: the tuner runs for seconds, so once a module."""
+    return tune(files, "--json", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def html_report(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    report = tmp_path_factory.mktemp("html") / "tuning.html"
+    code, _, err = tune(files, "--report", str(report), "--quiet")
+    assert code == 0, err
+    return report
 
 
 def tune(files: dict[str, Path], *extra: str) -> tuple[int, bytes, str]:
@@ -72,8 +85,8 @@ def test_the_markdown_report_reads_well_in_a_terminal(files: dict[str, Path]) ->
     assert text.count("**Warning:** api: scoring starts") == 1
 
 
-def test_the_json_report_matches_its_schema(files: dict[str, Path]) -> None:
-    code, out, err = tune(files, "--json", "--quiet")
+def test_the_json_report_matches_its_schema(json_report: tuple[int, bytes, str]) -> None:
+    code, out, err = json_report
     assert code == 0 and err == ""
     report = orjson.loads(out)
     assert_valid("tune-report", report)
@@ -91,12 +104,13 @@ def test_policy_limits_the_candidates(files: dict[str, Path]) -> None:
     assert [c["name"] for c in report["candidates"]] == ["burn-rate", "multiwindow"]
 
 
-def test_gzip_and_batched_events_give_the_same_report(files: dict[str, Path], tmp_path: Path) -> None:
+def test_gzip_and_batched_events_give_the_same_report(files: dict[str, Path], tmp_path: Path,
+                                                     json_report: tuple[int, bytes, str]) -> None:
     events = [orjson.loads(line) for line in files["events"].read_bytes().splitlines()]
     packed = tmp_path / "events.jsonl.gz"
     packed.write_bytes(gzip.compress(b"\n".join(orjson.dumps(events[i:i + 50])
                                                 for i in range(0, len(events), 50)) + b"\n"))
-    _, plain, _ = tune(files, "--json", "--quiet")
+    _, plain, _ = json_report
     code, batched, err = cli("tune", "--slos", str(files["slos"]), "--events", str(packed),
                              "--incidents", str(files["incidents"]), "--json", "--quiet")
     assert code == 0, err
@@ -122,23 +136,26 @@ def test_the_markdown_report_has_its_svg_chart_beside_it(files: dict[str, Path],
     assert sum(1 for tag, _, _ in drawn if tag == "polyline") == 5  # 5m, 1h, 6h, 1d and 3d
 
 
-def test_the_html_report_renders_in_headless_chromium(files: dict[str, Path], tmp_path: Path) -> None:
-    browser = chromium()
-    report = tmp_path / "tuning.html"
-    code, _, err = tune(files, "--report", str(report), "--quiet")
-    assert code == 0, err
+def test_the_html_report_draws_its_chart(html_report: Path, json_report: tuple[int, bytes, str]) -> None:
     elements = Elements()
-    elements.feed(report.read_text())
+    elements.feed(html_report.read_text())
     assert elements.count("svg") == 1
     assert elements.count("polyline", "burn-rate") == 5  # 5m, 1h, 6h, 1d and 3d
     assert elements.count("line", "threshold") == 4  # one per rule of the configured policy
     assert elements.count("rect", "incident") == 1
-    spans = orjson.loads(tune(files, "--json", "--quiet")[1])["slos"][0]["policies"]
+    spans = orjson.loads(json_report[1])["slos"][0]["policies"]
     assert elements.count("rect", "alert page") == sum(
         1 for p in spans for a in p["alerts"] if a["severity"] == "page")
     assert elements.count("g", "legend") == 1
     assert {"burn rate 5m", "burn rate 3d", "incident", "page", "ticket"} <= elements.legend
 
+
+# A browser is a process of its own, and decoding its screenshot takes seconds: run with the
+# integration tests.
+@pytest.mark.integration
+def test_the_html_report_renders_in_headless_chromium(html_report: Path, tmp_path: Path) -> None:
+    browser = chromium()
+    report = html_report
     screenshot = tmp_path / "tuning.png"
     profile = tmp_path / "chromium-profile"
     profile.mkdir()

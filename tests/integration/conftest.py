@@ -26,11 +26,11 @@ from aiokafka import AIOKafkaProducer
 
 from streams.cli.tail import tail
 from streams.domain.timestamps import parse_ts
-from streams.runtime.changelog import read_after
-from streams.runtime.kafka_clients import client_options, ensure_topics
-from streams.runtime.lifecycle import terminate
-from streams.runtime.local_broker import LocalBroker, free_port
+from streams.runtime.kafka.clients import client_options, ensure_topics
+from streams.runtime.kafka.lifecycle import terminate
+from streams.runtime.kafka.local_broker import LocalBroker, free_port
 from streams.runtime.settings import Settings
+from streams.runtime.state.changelog import read_after
 from streams.synthetic.traffic import iter_jsonl, preset
 
 Message = dict[str, object]

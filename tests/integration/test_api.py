@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.timestamps import format_ts
+from tests.conftest import assert_valid
 from tests.integration.conftest import T0, Live, produce, read, scenario, send, wait_for
-from tests.schema_support import assert_valid
 
 pytestmark = pytest.mark.integration
 

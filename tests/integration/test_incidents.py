@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from streams.domain.timestamps import format_ts, parse_ts
+from tests.conftest import assert_valid
 from tests.integration.conftest import (
     REPLAY_IDLE,
     T0,
@@ -23,7 +24,6 @@ from tests.integration.conftest import (
     send,
     wait_for,
 )
-from tests.schema_support import assert_valid
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka_clients import client_options
+from streams.runtime.kafka.clients import client_options
 from streams.synthetic.traffic import iter_jsonl, preset
+from tests.conftest import assert_valid
 from tests.integration.conftest import Live, wait_for
-from tests.schema_support import assert_valid
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

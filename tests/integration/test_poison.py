@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.runtime.kafka_clients import client_options
+from streams.runtime.kafka.clients import client_options
 from tests.integration.conftest import Live, kill, wait_for
 
 pytestmark = pytest.mark.integration

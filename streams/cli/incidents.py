@@ -14,6 +14,7 @@ import msgspec
 import orjson
 from aiokafka.errors import KafkaError
 
+from streams.cli.usage import broker_failure
 from streams.domain.durations import DurationError, parse_duration
 from streams.domain.incidents.book import CommandError, IncidentBook
 from streams.domain.incidents.statistics import (
@@ -125,7 +126,7 @@ def _read(settings: Settings, topic: str, prog: str, stderr: TextIO) -> list[byt
     try:
         return asyncio.run(read_after(settings, topic, {}, quiet_ms=500))
     except (OSError, KafkaError) as exc:
-        print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        print(broker_failure(prog, settings, exc), file=stderr)
         return None
 
 
@@ -159,8 +160,7 @@ def run_silences(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO,
         try:
             asyncio.run(send_commands(settings, [command]))
         except (OSError, KafkaError) as exc:
-            print(f"{prog}: error: {type(exc).__name__}: {exc} (broker {settings.broker})",
-                  file=stderr)
+            print(broker_failure(prog, settings, exc), file=stderr)
             return 1
         stdout.write(f"silenced {match} until {format_ts(until)}\n".encode())
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,9 @@ def run(argv: Sequence[str], stdout: BinaryIO, stderr: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
+    # The Kafka client logs each failed connection attempt; a command says what failed in its
+    # own one line (the worker's logging is Faust's, set up when it starts).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return run(sys.argv[1:] if argv is None else argv, sys.stdout.buffer, sys.stderr)
     except BrokenPipeError:

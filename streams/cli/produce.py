@@ -11,7 +11,15 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, UsageError, load_slos, settings_for
+from streams.cli.usage import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SubParsers,
+    UsageError,
+    broker_failure,
+    load_slos,
+    settings_for,
+)
 from streams.domain.slo.model import SloFile
 from streams.offline.jsonl import EventFile
 from streams.offline.progress import Progress
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         sent = asyncio.run(produce(settings, events, slos=slos, stderr=stderr,
                                    progress=not args.quiet, batch=args.batch))
     except (OSError, KafkaError) as exc:
-        print(f"{PROG}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        print(broker_failure(PROG, settings, exc), file=stderr)
         return EXIT_FAILURE
     if not args.quiet:
         print(f"produce: {sent:,} messages to {settings.topics.requests}", file=stderr)

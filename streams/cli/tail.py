@@ -12,7 +12,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from streams.cli.render import render
-from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, duration_flag, settings_for
+from streams.cli.usage import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SubParsers,
+    broker_failure,
+    duration_flag,
+    settings_for,
+)
 from streams.runtime.kafka.clients import client_options
 from streams.runtime.kafka.lifecycle import running
 from streams.runtime.settings import Settings
@@ -48,7 +55,7 @@ def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         asyncio.run(tail(settings, settings.topics.named(args.topic), emit,
                          from_beginning=not args.new, limit=args.max, timeout=timeout))
     except (OSError, KafkaError) as exc:
-        print(f"{PROG}: error: {type(exc).__name__}: {exc} (broker {settings.broker})", file=stderr)
+        print(broker_failure(PROG, settings, exc), file=stderr)
         return EXIT_FAILURE
     return EXIT_OK
 

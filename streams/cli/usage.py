@@ -54,3 +54,9 @@ def load_slos(path: str | None, prog: str) -> SloFile:
         more = f" (and {len(exc.problems) - 3} more: run sre-streams slo validate {path})" \
             if len(exc.problems) > 3 else ""
         raise UsageError(f"{prog}: error: invalid SLO file {path}: {details}{more}") from None
+
+
+def broker_failure(prog: str, settings: Settings, exc: BaseException) -> str:
+    """The one line a command prints when the broker cannot be used (exit 1)."""
+    detail = str(exc) or type(exc).__name__
+    return f"{prog}: error: broker {settings.broker}: {detail}"

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from typing import BinaryIO, TextIO
 
-from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, load_slos, settings_for
+from aiokafka.errors import KafkaError
+
+from streams.cli.usage import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SubParsers,
+    broker_failure,
+    load_slos,
+    settings_for,
+)
+from streams.runtime.kafka.clients import check_broker
 
 PROG = "sre-streams worker"
 
@@ -23,6 +35,12 @@ def add_parser(commands: SubParsers) -> None:
 def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
     settings = settings_for({"slos": args.slos, "broker": args.broker}, PROG)
     load_slos(settings.slos, PROG)  # refuse to start on a bad file
+    try:  # an unreachable broker or refused credentials: one line, not Faust's traceback
+        asyncio.run(check_broker(settings))
+    except (OSError, KafkaError) as exc:
+        print(broker_failure(PROG, settings, exc), file=stderr)
+        return EXIT_FAILURE
+    logging.getLogger("aiokafka").setLevel(logging.NOTSET)  # the worker logs its clients
     from streams.app import create_app
 
     app = create_app(settings)

@@ -17,6 +17,7 @@ import msgspec
 import orjson
 from msgspec import UNSET
 
+from streams.domain.durations import format_duration
 from streams.domain.slo.model import BudgetPolicy, SloFile
 from streams.domain.stored import StoredState
 from streams.domain.timestamps import format_ts, parse_ts
@@ -125,9 +126,11 @@ class PolicyBook:
                    f"({self._why(worst)})".replace("  ", " "),
             deploy=deploy), worst)]
 
-    def add_override(self, service: str, body: object, now: float) -> PolicyEvent:
+    def add_override(self, service: str, body: object, now: float, *,
+                     max_duration: float | None = None) -> PolicyEvent:
         """Validate and store an override (a request's JSON body); returns its audit event.
-        Raises PolicyError naming the field at fault."""
+        Raises PolicyError naming the field at fault; one lasting past `max_duration` from
+        now (seconds) is refused."""
         if service not in self.services:
             raise KeyError(service)
         if not isinstance(body, dict):
@@ -150,6 +153,9 @@ class PolicyBook:
             raise PolicyError("expires_at", f"not a timestamp: {exc}") from None
         if not math.isfinite(expires) or expires <= now:
             raise PolicyError("expires_at", "must be in the future")
+        if max_duration is not None and expires - now > max_duration:
+            raise PolicyError("expires_at", f"must be at most {format_duration(max_duration)} "
+                                            "from now (SRE_OVERRIDE_MAX)")
         override = Override(service=service, change_class=change_class,
                             approver=text["approver"], reason=text["reason"],
                             created_at=format_ts(now), expires_at=format_ts(expires))

@@ -74,3 +74,20 @@ def test_backtest_answers_a_hostile_events_file_at_once(tmp_path: Path, name: st
     assert code == 0 and seconds < 10 and "Traceback" not in err
     assert err.count("\n") <= 1, err  # the refused line, named
     assert len(dead.read_bytes().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["worker"], ["produce", "--events", "EVENTS"],
+                                     ["tail", "alerts", "--timeout", "5s"]])
+def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
+    from streams.runtime.kafka.local_broker import free_port
+
+    slos = tmp_path / "slos.yaml"
+    slos.write_text(GOOD.format(window="30d"))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps({"ts": 1_796_000_000, "service": "web", "status": 200}) + b"\n")
+    argv = [str(events) if arg == "EVENTS" else arg for arg in command]
+    broker = f"kafka://127.0.0.1:{free_port()}"  # nothing listens there
+    code, err, seconds = cli(*argv, "--broker", broker, "--slos", str(slos)) \
+        if command[0] != "tail" else cli(*argv, "--broker", broker)
+    assert code == 1 and seconds < 60
+    assert err.count("\n") == 1 and err.startswith(f"sre-streams {command[0]}: error: broker {broker}")

@@ -143,9 +143,11 @@ class IncidentProcessor:
         """Event time follows the clock while no input comes: escalations still happen."""
         return Step([(self.topics.incidents, e) for e in self.state.book.advance(now)])
 
-    def add_override(self, service: str, body: object, now: float) -> Step:
+    def add_override(self, service: str, body: object, now: float, *,
+                     max_duration: float | None = None) -> Step:
         """An override of a service's budget policy; its audit event goes to `sre.policy`."""
-        return Step([(self.topics.policy, self.state.policies.add_override(service, body, now))])
+        event = self.state.policies.add_override(service, body, now, max_duration=max_duration)
+        return Step([(self.topics.policy, event)])
 
     def commit(self, step: Step) -> Checkpoint:
         """Queue the deliveries of the step's incident events and checkpoint it all, its

@@ -219,6 +219,7 @@ class IncidentService(CheckpointedService):
             processor = self.processor
             if processor is None:
                 raise LookupError("not the leader")
-            step = processor.add_override(service, body, time.time())
+            step = processor.add_override(service, body, time.time(),
+                                          max_duration=self.settings.override_max)
             await self._commit(processor, step)
             return step.outputs[0][1]

@@ -7,7 +7,7 @@ import ssl
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -42,6 +42,16 @@ def client_options(settings: Settings) -> dict[str, Any]:
     if context is not None:
         options["ssl_context"] = context
     return options
+
+
+async def check_broker(settings: Settings) -> None:
+    """Reach the broker once (bootstrap and metadata); raises KafkaError when it cannot be
+    reached or refuses the credentials, so a command can say so in one line before it starts."""
+    client = AIOKafkaClient(**client_options(settings))
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
 
 
 async def ensure_topics(settings: Settings, names: list[str], *, compact: bool = False,

@@ -188,3 +188,12 @@ def test_the_state_kept_per_snapshot_is_the_state_of_the_worst_series() -> None:
         snapshot = budget(slo, rnd.uniform(-0.2, 1.0), T0 + 1000, **series)
         assert copy.on_budget(snapshot) == policies.on_budget(snapshot)
     assert copy.series_of("checkout") == policies.series_of("checkout")
+
+
+def test_an_override_may_last_at_most_the_configured_maximum() -> None:
+    body = {"approver": "a", "reason": "x", "expires_at": format_ts(T0 + 7 * 86400)}
+    assert book().add_override("checkout", body, now=T0, max_duration=7 * 86400).event == "override"
+    too_long = {**body, "expires_at": "9999-12-31T00:00:00Z"}
+    with pytest.raises(PolicyError, match=r"at most 1w from now") as caught:
+        book().add_override("checkout", too_long, now=T0, max_duration=7 * 86400)
+    assert caught.value.field == "expires_at"

@@ -57,6 +57,11 @@ class IncidentInput:
 Decoder = Callable[[bytes | None, float], tuple[float, IncidentMessage | WireError]]
 
 
+# An alert, command, deploy or budget snapshot is a few KiB; one far larger would make incident
+# records and checkpoints past the producer's message limit (a crash at every restart).
+MAX_INPUT_BYTES = 64 * 1024
+
+
 def _checked(at: float, latest: float) -> float:
     if at > latest:  # parse_ts has refused times out of range already
         raise ValueError("timestamp in the future")
@@ -66,6 +71,8 @@ def _checked(at: float, latest: float) -> float:
 def _timed(kind: type[M], field: str, raw: bytes | None,
            latest: float) -> tuple[float, M | WireError]:
     """A message of `kind` with its event time in `field`, in range and not after `latest`."""
+    if raw is not None and len(raw) > MAX_INPUT_BYTES:
+        raise ValueError(f"message over the size limit ({len(raw)} > {MAX_INPUT_BYTES} bytes)")
     try:  # valid input: one typed decode
         message = msgspec.json.decode(raw or b"", type=kind)
         return _checked(parse_ts(getattr(message, field)), latest), message

@@ -74,8 +74,9 @@ class IncidentProcessor:
             kind = self.kinds[topic]
             try:
                 at, message = DECODERS[kind](raw, latest)
-            except ValueError as exc:
-                step.dead_letters.append(dead_letter(f"invalid {kind.noun}: {exc}", topic,
+            except Exception as exc:  # the guard of one input: refused, never fatal
+                reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+                step.dead_letters.append(dead_letter(f"invalid {kind.noun}: {reason}", topic,
                                                      partition, offset, raw or b""))
                 continue
             inputs.append(IncidentInput(at, kind, message, topic, partition, offset, raw or b""))

@@ -102,3 +102,15 @@ def test_every_partition_goes_to_one_member_and_each_assignor_learns_its_leader(
     assert assignment["m1"].assignment == [("t", [0, 1])] and assignment["m2"].assignment == []
     first.on_assignment(assignment["m1"])
     assert first.leader_url == "http://a" and second.leader_url is None
+
+
+def test_an_input_over_the_size_limit_is_dead_lettered_not_stored() -> None:
+    from streams.runtime.incidents.inputs import MAX_INPUT_BYTES
+
+    proc = processor()
+    huge = page("eu", "firing", T0)
+    huge["labels"] = {"team": "x" * MAX_INPUT_BYTES}
+    step = proc.apply([(TOPICS.alerts, 0, 0, orjson.dumps(huge))], time.time())
+    assert [d.reason.split(" (")[0] for d in step.dead_letters] == [
+        "invalid alert: message over the size limit"]
+    assert not proc.state.book.incidents

@@ -26,6 +26,8 @@ slos:
 HOSTILE_SLO_FILES = {
     "billion laughs": LAUGHS + "\n",
     "bomb in a name": LAUGHS + "\napiVersion: sre-streams/v1\nslos:\n  - name: *i\n",
+    "bomb in policy.exceptions": LAUGHS + "\n" + GOOD.format(window="30d")
+    + "defaults:\n  policy:\n    exceptions: *i\n",
     "400-digit objective": GOOD.format(window="30d").replace("0.99", "1" + "0" * 400),
     "400-digit window": GOOD.format(window="1" + "0" * 400),
     "nested lists": "slos: " + "[" * 3000 + "]" * 3000 + "\n",

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.runtime.kafka.clients import client_options
-from tests.integration.conftest import Live, kill, wait_for
+from tests.integration.conftest import Live, kill, read, wait_for
 
 pytestmark = pytest.mark.integration
 SLOS = Path(__file__).resolve().parents[2] / "examples" / "slos.yaml"
@@ -84,10 +84,11 @@ def test_each_poison_message_is_dead_lettered_and_the_worker_restarts_past_them(
     asyncio.run(_send(live, [(b"catalog", orjson.dumps(
         {"ts": later, "service": "catalog", "status": 200}))]))
 
-    def counted_after(snapshots: list[dict[str, object]]) -> bool:
-        return any(s["slo"] == "catalog-availability" and s["total"] == 4 for s in snapshots)
+    def counted_after() -> bool:  # `read`, not `collect`: the killed worker is one of `workers`
+        return any(s["slo"] == "catalog-availability" and s["total"] == 4
+                   for s in read(live, live.settings.topics.budgets, quiet_ms=300))
 
-    assert counted_after(live.collect(live.settings.topics.budgets, counted_after, timeout=60))
+    wait_for(counted_after, 90, live, "the restarted worker counting what follows")
     wait_for(lambda: _healthy(live, "w2"), 30, live, "the restarted worker's API")
     assert live.workers[-1].poll() is None, live.logs()
     assert "Traceback" not in live.logs()

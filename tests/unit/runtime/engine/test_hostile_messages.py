@@ -112,7 +112,7 @@ message = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(message, min_size=1, max_size=12))
 def test_no_message_escapes_counting_or_the_dead_letter_topic(messages: list[bytes | None]) -> None:
     proc, dead = run(messages)

@@ -182,6 +182,21 @@ def send(live: Live, topic: str, *messages: Message) -> None:
     asyncio.run(run())
 
 
+def send_requests(live: Live, messages: list[tuple[bytes, bytes]]) -> None:
+    """Raw (key, value) messages to the input topic, as a producer keying by service sends
+    them; values up to 4 MiB, so a test can send one over the worker's own size limit."""
+    async def run() -> None:
+        producer = AIOKafkaProducer(**client_options(live.settings), max_request_size=4 << 20)
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(live.settings.topics.requests, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
 def scenario(tmp_path: Path, cut: float) -> tuple[Path, Path]:
     """The two-hour outage scenario from T0, in two files: events before `cut` and the rest."""
     lines = list(iter_jsonl(preset("outage", start=T0, duration=2 * 3600, rate=25, seed=3)))

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.domain.timestamps import parse_ts
-from streams.runtime.kafka.clients import client_options
 from streams.synthetic.traffic import iter_jsonl, preset
 from tests.conftest import assert_valid
-from tests.integration.conftest import Live, wait_for
+from tests.integration.conftest import Live, send_requests, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,15 +53,6 @@ def test_live_alerts_equal_backtest_alerts(live_factory: Callable[..., Live], tm
         assert_valid("sre.alerts", alert)
 
 
-async def _send(live: Live, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(**client_options(live.settings), max_request_size=1 << 20)
-    await producer.start()
-    try:
-        for message_key, value in messages:
-            await producer.send_and_wait(live.settings.topics.requests, value, key=message_key)
-    finally:
-        await producer.stop()
-
 
 def test_bad_input_is_dead_lettered_and_valid_events_still_count(
     live_factory: Callable[..., Live],
@@ -74,7 +62,7 @@ def test_bad_input_is_dead_lettered_and_valid_events_still_count(
     now = time.time()
     good = {"ts": now, "service": "catalog", "status": 200}
     k = b"catalog"
-    asyncio.run(_send(live, [
+    send_requests(live, [
         (k, b"{not json"),
         (k, orjson.dumps({**good, "status": "200"})),
         (k, orjson.dumps({"ts": now, "slo": "no-such-slo", "good": 1, "total": 1})),
@@ -83,7 +71,7 @@ def test_bad_input_is_dead_lettered_and_valid_events_still_count(
         (k, orjson.dumps([good, {**good, "ts": "never"}, {**good, "ts": now + 1}])),
         (k, orjson.dumps({**good, "ts": now + 3600})),
         (k, orjson.dumps({**good, "ts": now + 20})),
-    ]))
+    ])
     expected = {"invalid JSON", "status must be an integer", "unknown SLO 'no-such-slo'",
                 "good must be >= 0", "message over the size limit", "invalid ts",
                 "timestamp in the future"}
@@ -127,11 +115,11 @@ def test_an_alert_resolves_when_traffic_stops(live_factory: Callable[..., Live],
     # A minute of good traffic up to now, then a total outage as it happens, then silence.
     history = [(b"api", orjson.dumps([{"ts": start + i, "service": "api", "status": 200}
                                       for i in range(60)]))]
-    asyncio.run(_send(live, history))
+    send_requests(live, history)
     outage_until = time.time() + 25
     while time.time() < outage_until:
-        asyncio.run(_send(live, [(b"api", orjson.dumps(
-            [{"ts": time.time(), "service": "api", "status": 503}]))]))
+        send_requests(live, [(b"api", orjson.dumps(
+            [{"ts": time.time(), "service": "api", "status": 503}]))])
         time.sleep(0.5)
     stopped = time.time()
 

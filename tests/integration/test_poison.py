@@ -3,7 +3,6 @@ with its reason, counts what follows, and restarts past it."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.request
 from collections.abc import Callable
@@ -11,23 +10,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from streams.runtime.kafka.clients import client_options
-from tests.integration.conftest import Live, kill, read, wait_for
+from tests.integration.conftest import Live, kill, read, send_requests, wait_for
 
 pytestmark = pytest.mark.integration
 SLOS = Path(__file__).resolve().parents[2] / "examples" / "slos.yaml"
 
-
-async def _send(live: Live, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(**client_options(live.settings), max_request_size=4 << 20)
-    await producer.start()
-    try:
-        for key, value in messages:
-            await producer.send_and_wait(live.settings.topics.requests, value, key=key)
-    finally:
-        await producer.stop()
 
 
 def _poison(now: float) -> list[tuple[bytes, bytes]]:
@@ -63,7 +51,7 @@ def test_each_poison_message_is_dead_lettered_and_the_worker_restarts_past_them(
     live.start_worker()
     now = time.time()
     good = [(b"catalog", orjson.dumps({"ts": now, "service": "catalog", "status": 200}))] * 3
-    asyncio.run(_send(live, [*_poison(now), *good]))
+    send_requests(live, [*_poison(now), *good])
 
     def dead_lettered(records: list[dict[str, object]]) -> bool:
         return {str(r["reason"]) for r in records} >= EXPECTED
@@ -81,8 +69,8 @@ def test_each_poison_message_is_dead_lettered_and_the_worker_restarts_past_them(
     kill(live, 0)
     live.start_worker("w2")
     later = time.time()
-    asyncio.run(_send(live, [(b"catalog", orjson.dumps(
-        {"ts": later, "service": "catalog", "status": 200}))]))
+    send_requests(live, [(b"catalog", orjson.dumps(
+        {"ts": later, "service": "catalog", "status": 200}))])
 
     def counted_after() -> bool:  # `read`, not `collect`: the killed worker is one of `workers`
         return any(s["slo"] == "catalog-availability" and s["total"] == 4

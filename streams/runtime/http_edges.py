@@ -9,7 +9,6 @@ JSON error shape, and the log one warning line per interval with a count.
 from __future__ import annotations
 
 import logging
-import time
 from http import HTTPStatus
 from typing import Any
 
@@ -18,38 +17,22 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-log = logging.getLogger("streams.runtime.api")
+from streams.runtime.kafka.logs import Repeats
 
-
-class RateLimitedWarning:
-    """One warning line per `every` seconds, saying how many were held back."""
-
-    def __init__(self, every: float = 10.0) -> None:
-        self.every = every
-        self.next_at = 0.0
-        self.held = 0
-
-    def __call__(self, message: str, *args: object) -> bool:
-        """Log now if the interval has passed (returns True), else count it."""
-        now = time.monotonic()
-        if now < self.next_at:
-            self.held += 1
-            return False
-        more = f" (and {self.held} more since the last)" if self.held else ""
-        log.warning(message + more, *args)
-        self.next_at, self.held = now + self.every, 0
-        return True
-
-
-malformed = RateLimitedWarning()
+# One line per 10 s, saying how many like it were held back: any client can send these.
+log = logging.getLogger("streams.runtime.api.malformed")
+log.addFilter(Repeats())
 
 
 class _EdgeHandler(RequestHandler):
     def handle_error(self, request: BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None) -> web.Response:
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
-        malformed("HTTP %d from %s: %s", status, request.remote,
-                  type(exc).__name__ if exc is not None else phrase)
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "error"
+        log.warning("malformed HTTP request from %s: %d %s", request.remote, status,
+                    type(exc).__name__ if exc is not None else phrase)
         if request.writer.output_size > 0:
             raise ConnectionError("the response had started: the connection is closed")
         error = "malformed HTTP request" if status < 500 else "internal error"

@@ -3,7 +3,7 @@
 While a broker is unreachable, aiokafka logs the same few errors every 50–100 ms from
 several places (connections, metadata, fetches, produce retries): 26,000 lines in two
 minutes, which bury everything else. `Repeats` lets each message through once per interval
-and says how many like it were held back.
+and says how many like it were held back (the API's malformed-request warning uses it too).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import orjson
@@ -16,6 +17,7 @@ from streams.runtime import http_edges
 from streams.runtime.api import ApiService
 from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.kafka.local_broker import free_port
+from streams.runtime.kafka.logs import Repeats
 from streams.runtime.settings import Settings
 
 SLO_FILE = parse_slo_text("""apiVersion: sre-streams/v1
@@ -61,8 +63,12 @@ async def _serve(requests: list[tuple[bytes, bool]]) -> list[bytes]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_edges, "malformed", http_edges.RateLimitedWarning())
+def fresh_rate_limit() -> Iterator[None]:
+    """Each test starts with the warning's interval unspent."""
+    saved = http_edges.log.filters[:]
+    http_edges.log.filters[:] = [Repeats()]
+    yield
+    http_edges.log.filters[:] = saved
 
 
 def test_each_malformed_request_gets_a_json_400_and_the_log_one_warning(

@@ -169,3 +169,39 @@ def clean_outage(period: int) -> tuple[list[dict[str, object]], LabelledIncident
 def write_events(path: Path, events: list[dict[str, object]]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
     return path
+
+
+# --- programs from the system's packages ------------------------------------------------------
+
+_PACKAGES = {
+    # what to look for: (environment flag CI sets so the test may not skip, Debian package)
+    "chromium": ("SRE_REQUIRE_CHROMIUM", "chromium"),
+    "prometheus": ("SRE_REQUIRE_PROMETHEUS", "prometheus"),
+    "promtool": ("SRE_REQUIRE_PROMETHEUS", "prometheus"),
+    "prometheus-alertmanager": ("SRE_REQUIRE_ALERTMANAGER", "prometheus-alertmanager"),
+    "amtool": ("SRE_REQUIRE_ALERTMANAGER", "prometheus-alertmanager"),
+}
+_ALIASES = {"chromium": ("chromium", "chromium-browser", "google-chrome"),
+            "prometheus-alertmanager": ("prometheus-alertmanager", "alertmanager")}
+
+
+def system_binary(name: str, why: str) -> str:
+    """The path of a program the test runs for real, or a skip saying how to install it.
+
+    `.ci/run` installs the Debian packages and sets the package's SRE_REQUIRE_* flag, so in CI a
+    missing program fails the test instead of skipping it.
+    """
+    import os
+    import shutil
+
+    import pytest
+
+    for candidate in _ALIASES.get(name, (name,)):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    flag, package = _PACKAGES[name]
+    message = f"{why}, and `{name}` is not installed: install it with `apt-get install -y {package}`"
+    if os.environ.get(flag) == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)

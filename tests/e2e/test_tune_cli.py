@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import re
 import shutil
 import struct
@@ -20,7 +19,7 @@ import pytest
 
 from streams.cli.main import run
 from streams.domain.timestamps import format_ts
-from tests.conftest import BLIPS_SLO_FILE, assert_valid, blips_and_outage, write_events
+from tests.conftest import BLIPS_SLO_FILE, assert_valid, blips_and_outage, system_binary, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -221,16 +220,7 @@ def test_tune_without_incidents_scores_noise_and_recommends_nothing(files: dict[
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    # CI installs Chromium and sets SRE_REQUIRE_CHROMIUM=1, so there this test never skips.
-    message = ("headless Chromium renders the tune HTML report in this test and is not installed: "
-               "install it with `apt-get install -y chromium` (Debian/Ubuntu)")
-    if os.environ.get("SRE_REQUIRE_CHROMIUM") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    return system_binary("chromium", "headless Chromium renders the tune HTML report in this test")
 
 
 class Elements(HTMLParser):

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import yaml
 
-from streams.domain.durations import DurationError, format_duration, parse_duration
+from streams.domain.durations import format_duration
 from streams.domain.engine.counters import PlanError, PlanTooLarge, plan_for
 from streams.domain.incidents.book import EscalationLevel, IncidentPolicy, Priority
 from streams.domain.notify.receivers import PAGERDUTY_URL, NotifyConfig, Receiver, Route
+from streams.domain.slo.fields import NAME as _NAME
+from streams.domain.slo.fields import UNSET as _UNSET
+from streams.domain.slo.fields import Problems as _Problems
+from streams.domain.slo.fields import count as _count
+from streams.domain.slo.fields import duration as _duration
+from streams.domain.slo.fields import kind as _kind
+from streams.domain.slo.fields import labels as _labels
+from streams.domain.slo.fields import missing as _missing
+from streams.domain.slo.fields import named as _named
+from streams.domain.slo.fields import number as _number
+from streams.domain.slo.fields import scalars as _scalars
+from streams.domain.slo.fields import show as _show
+from streams.domain.slo.fields import string as _string
+from streams.domain.slo.fields import to_float as _float
+from streams.domain.slo.fields import unique_names as _unique_names
+from streams.domain.slo.fields import unknown_keys as _unknown_keys
 from streams.domain.slo.model import (
     BUILTIN_POLICIES,
     AlertPolicy,
@@ -31,7 +47,6 @@ from streams.domain.slo.yaml_reader import load_yaml
 
 API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
-_NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
@@ -44,7 +59,6 @@ _SLO_KEYS = _DEFAULT_KEYS | {
 }
 _RULE_KEYS = {"name", "severity", "long", "short", "budget_percent", "resolve_below",
               "keep_firing_for"}
-_UNSET = object()
 
 
 class SloFileError(ValueError):
@@ -55,14 +69,6 @@ class SloFileError(ValueError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{len(problems)} problem(s): " + "; ".join(problems))
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.lines.append(f"{path}: {message}" if path else message)
 
 
 def load_slo_file(path: str | Path) -> SloFile:
@@ -549,89 +555,6 @@ def _group_by(value: object, path: str, problems: _Problems) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _labels(value: object, path: str, problems: _Problems) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((key, str(item))
-                        for key, item in _scalars(value, path, problems, "label", "a string")))
-
-
-def _scalars(value: object, path: str, problems: _Problems, key_kind: str,
-             value_kind: str) -> list[tuple[str, str | int | float | bool]]:
-    """The entries of a mapping of names to scalar values (match filters, labels)."""
-    if not isinstance(value, Mapping):
-        problems.add(path, f"must be a mapping of {key_kind} to value, got {_kind(value)}")
-        return []
-    pairs: list[tuple[str, str | int | float | bool]] = []
-    for key, item in value.items():
-        if not isinstance(item, str | int | float | bool):
-            problems.add(f"{path}.{key}", f"must be {value_kind}, got {_kind(item)}")
-            continue
-        pairs.append((str(key), item))
-    return pairs
-
-
-def _duration(value: object, path: str, problems: _Problems) -> float | None:
-    if _missing(value, path, problems, " (a duration such as 5m, 1h or 30d)"):
-        return None
-    try:
-        return parse_duration(value)  # type: ignore[arg-type]
-    except (DurationError, TypeError, OverflowError):
-        problems.add(path, f"must be a duration such as 5m, 1h or 30d, got {_show(value)}")
-        return None
-
-
-def _string(value: object, path: str, problems: _Problems) -> str | None:
-    if _missing(value, path, problems):
-        return None
-    if not isinstance(value, str) or not value.strip():
-        problems.add(path, f"must be a non-empty string, got {_show(value)}")
-        return None
-    return value
-
-
-def _number(value: object, path: str, problems: _Problems) -> float | None:
-    if _missing(value, path, problems):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(number := _float(value)):
-        problems.add(path, f"must be a finite number, got {_show(value)}")
-        return None
-    return number
-
-
-def _float(value: int | float) -> float:
-    """A YAML number as a float; integers beyond the float range are infinite."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
-
-
-def _count(value: object, path: str, problems: _Problems, *, minimum: int) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(path, f"must be an integer, got {_show(value)}")
-        return None
-    if value < minimum:
-        problems.add(path, f"must be >= {minimum}, got {value}")
-        return None
-    return value
-
-
-def _missing(value: object, path: str, problems: _Problems, hint: str = "") -> bool:
-    """Whether a required value is absent (then it is a problem: `is required` and the hint)."""
-    if value is _UNSET:
-        problems.add(path, f"is required{hint}")
-        return True
-    return False
-
-
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
-N = TypeVar("N", bound=_Named)
-
-
 def _check_plan(slo: Slo, path: str, problems: _Problems) -> None:
     """Windows the engine could not hold (too many buckets), at the default interval."""
     try:  # a worker checks its own interval at start
@@ -642,64 +565,3 @@ def _check_plan(slo: Slo, path: str, problems: _Problems) -> None:
         pass  # not a multiple of the default interval: depends on the setting
 
 
-def _unique_names(raws: list[Any], path: str, problems: _Problems, *, duplicate: str,
-                  parse: Callable[[Mapping[Any, Any], str], N | None],
-                  shape: str = "") -> dict[str, N]:
-    """The mappings of a list parsed one by one, by name; a name taken before is a problem.
-
-    `duplicate` is the problem's text, with `{name}` and `{first}` (where the name was taken);
-    `shape` says what a mapping holds, for an entry that is not one.
-    """
-    entries: dict[str, N] = {}
-    first: dict[str, int] = {}
-    for index, raw in enumerate(raws):
-        where = f"{path}[{index}]"
-        if not isinstance(raw, Mapping):
-            problems.add(where, f"must be a mapping{shape}, got {_kind(raw)}")
-            continue
-        entry = parse(raw, where)
-        if entry is None:
-            continue
-        if entry.name in entries:
-            problems.add(f"{where}.name", duplicate.format(
-                name=_show(entry.name), first=f"{path}[{first[entry.name]}]"))
-            continue
-        entries[entry.name] = entry
-        first[entry.name] = index
-    return entries
-
-
-def _named(raw: Mapping[Any, Any], allowed: set[str], path: str, problems: _Problems) -> str | None:
-    """The `name` of an entry with only `allowed` keys (an SLO, a rule)."""
-    _unknown_keys(raw, allowed, path, problems)
-    name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
-    if name is not None and not _NAME.match(name):
-        problems.add(f"{path}.name", f"must match [a-z0-9-]+, got {_show(name)}")
-        return None
-    return name
-
-
-def _unknown_keys(mapping: Mapping[Any, Any], allowed: set[str], path: str,
-                  problems: _Problems) -> None:
-    for key in mapping:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            problems.add(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _kind(value: object) -> str:
-    if value is _UNSET:
-        return "nothing"
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return _show(value)
-
-
-def _show(value: object, limit: int = 80) -> str:
-    """A value as quoted in a problem line, cut short: one line whatever the file holds."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"

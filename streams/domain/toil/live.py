@@ -40,7 +40,7 @@ class LiveToil:
 
     def __init__(self, config: ToilConfig) -> None:
         self.config = config
-        self.days: dict[int, dict[str, list[float]]] = {}  # day -> key -> [count, minutes]
+        self.days: dict[int, dict[str, list[float]]] = {}  # day -> key -> [count (int), minutes]
         self.over_cap: dict[str, str] = {}  # team -> when its toil-cap alert started firing
         self.spans_done: dict[str, int] = {}  # incident -> day its span was counted
         self.now: float | None = None
@@ -141,7 +141,7 @@ class LiveToil:
                 "now": self.now}
 
     def restore(self, stored: StoredState) -> None:
-        self.days = {int(day): {k: [float(v[0]), float(v[1])] for k, v in entries.items()}
+        self.days = {int(day): {k: [int(v[0]), float(v[1])] for k, v in entries.items()}
                      for day, entries in (stored.get("days") or {}).items()}
         self.over_cap = dict(stored.get("over_cap") or {})
         self.spans_done = {str(k): int(v) for k, v in (stored.get("spans_done") or {}).items()}

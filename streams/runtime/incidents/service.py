@@ -38,6 +38,7 @@ from streams.domain.incidents.book import IncidentBook
 from streams.domain.incidents.noise import row_key
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
+from streams.domain.toil.live import LiveToil
 from streams.runtime.incidents.deliveries import DeliveryScheduler
 from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
@@ -210,6 +211,10 @@ class IncidentService(CheckpointedService):
     @property
     def book(self) -> IncidentBook | None:
         return self.processor.state.book if self.processor is not None else None
+
+    @property
+    def toil(self) -> LiveToil | None:
+        return self.processor.state.toil if self.processor is not None else None
 
     @property
     def policies(self) -> PolicyBook | None:

@@ -65,6 +65,7 @@ class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     notify: list[str] | UnsetType = UNSET  # escalations: the receivers of the level reached
     postmortem: str | UnsetType = UNSET  # resolutions: the draft, Markdown
     runbooks: list[SuggestedRunbook] | UnsetType = UNSET  # suggested runbooks that match
+    by: str | UnsetType = UNSET  # changes an operator's command made: who issued it
 
 
 def decode_incident(data: bytes | str) -> IncidentEvent:

@@ -118,7 +118,7 @@ class IncidentProcessor:
                     if latest_id is not None:
                         state.changed.add(latest_id)
                 elif isinstance(message, Command):
-                    events = book.on_command(message)
+                    events = [self._by(event, message) for event in book.on_command(message)]
                 else:
                     events = book.on_deploy(message)
                     step.outputs += [(topics.policy, e) for e in policies.on_deploy(message)]
@@ -132,6 +132,14 @@ class IncidentProcessor:
             step.outputs += [(topics.incidents, e) for e in self._annotated(events)]
         step.outputs += [(topics.alerts, alert) for alert in self.toil.cap_alerts()]
         return step
+
+    @staticmethod
+    def _by(event: IncidentEvent, command: Command) -> IncidentEvent:
+        """A change the command made carries who issued it (escalations that fell due before
+        it do not)."""
+        if event.id != command.incident or event.event == "escalated":
+            return event
+        return msgspec.structs.replace(event, by=command.by)
 
     def _annotated(self, events: list[IncidentEvent]) -> list[IncidentEvent]:
         """Incident events with what follows from them: noise statistics learn

@@ -132,6 +132,9 @@ def test_auto_runbooks_run_once_per_incident_within_their_limit_across_a_kill(
             "ts": format_ts(now + 60 + i), "team": "payments", "by": "alice",
             "task": "babysit batch jobs", "minutes": 600, "kind": "toil"} for i in range(3 * 4 * 4)))
         send(live, live.settings.topics.toil, {"ts": "yesterday", "team": "x"})
+        logged = live.cli("toil", "log", "--team", "payments", "--task", "babysit batch jobs",
+                          "--minutes", "45", "--by", "bob", "--ts", format_ts(now + 120))
+        assert logged.returncode == 0 and "logged 45 min of toil" in logged.stdout, logged.stderr
         wait_for(lambda: any(m["rule"] == "toil-cap" for m in read(
             live, live.settings.topics.alerts, quiet_ms=200)), 60, live, "the toil-cap alert")
         status, body = get(live, "/v1/toil")
@@ -141,6 +144,8 @@ def test_auto_runbooks_run_once_per_incident_within_their_limit_across_a_kill(
         [team] = report["teams"]
         assert team["team"] == "payments" and team["over_cap"]
         assert team["automated_hours_saved"] == pytest.approx(40 / 60, abs=0.01)
+        assert team["top_tasks"][0] == {"task": "babysit batch jobs", "minutes": 48 * 600 + 45,
+                                        "occurrences": 49}
         _, metrics = get(live, "/metrics")
         assert b'sre_toil_share{team="payments"}' in metrics
         wait_for(lambda: any(m["slo"] == "toil-cap" for m in read(

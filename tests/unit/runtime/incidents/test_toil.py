@@ -76,3 +76,28 @@ def test_a_run_is_a_delivery_whose_outcome_is_published_as_work_and_restored() -
     assert restored.state.runbooks.ran_for == processor.state.runbooks.ran_for
     assert restored.state.toil.export() == processor.state.toil.export()
     assert "runbook:restart" not in {d.receiver for d in restored.state.pending.values()}
+
+
+def test_a_dry_run_calls_nothing_and_says_what_it_would_do(caplog) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import logging
+
+    from streams.runtime.incidents.toil import run_runbook
+
+    processor = IncidentProcessor(SLOS, TOPICS, 60)
+    CHANGELOG.clear()
+    feed(processor, TOPICS.alerts, page("us", "firing", T0))
+    [run] = [d for d in processor.state.pending.values() if d.receiver == "runbook:restart"]
+
+    async def attempt() -> Attempt:
+        # a URL nothing listens on: a call would fail, a dry run makes none
+        return await run_runbook(None, SLOS.toil.runbooks[0], run.event, run.key, 1,  # type: ignore[arg-type]
+                                 dry_run=True)
+
+    with caplog.at_level(logging.INFO):
+        result = asyncio.run(attempt())
+    assert result.outcome == "delivered" and result.status is None
+    assert "dry run: would POST http://127.0.0.1:9/run" in caplog.text
+    step, _ = processor.record([(run, result)])
+    [(_, work)] = step.outputs
+    assert isinstance(work, WorkEvent) and work.outcome == "dry-run" and work.minutes == 0

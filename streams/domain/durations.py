@@ -1,12 +1,13 @@
-"""Durations as written in SLO files and on the command line (`30s`, `5m`, `1h`, `30d`, `2w`)."""
+"""Durations as written in SLO files and on the command line (`30s`, `5m`, `1h`, `30d`, `2w`, `5y`)."""
 
 from __future__ import annotations
 
 import math
 import re
 
-_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+                          "y": 365 * 86400}  # a year of 365 days (payback horizons)
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*$")
 
 
 class DurationError(ValueError):

@@ -59,17 +59,26 @@ class RateLimiter:
 async def send(session: aiohttp.ClientSession, receiver: Receiver, body: Payload,
                key: str, attempt: int, timeout: float = 10.0) -> Attempt:
     """One HTTP attempt; the outcome says what to do next."""
-    headers = {"Content-Type": "application/json", "Idempotency-Key": key,
-               "User-Agent": "sre-streams"}
+    return await call(session, "POST", receiver.url, encode(body), key, attempt,
+                      name=receiver.name, timeout=timeout)
+
+
+async def call(session: aiohttp.ClientSession, method: str, url: str, data: bytes, key: str,
+               attempt: int, *, name: str, headers: dict[str, str] | None = None,
+               timeout: float = 10.0) -> Attempt:
+    """One HTTP request of a delivery (a notification, a runbook's action) with its
+    `Idempotency-Key`; `name` stands for the URL in what is logged."""
+    sent = {"Content-Type": "application/json", "Idempotency-Key": key,
+            "User-Agent": "sre-streams", **(headers or {})}
     try:
-        async with session.post(receiver.url, data=encode(body), headers=headers,
-                                timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with session.request(method, url, data=data, headers=sent,
+                                   timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             text = (await response.text(errors="replace"))[:1000]
             status = response.status
             retry_after = response.headers.get("Retry-After")
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         # The URL itself can be the secret (chat webhooks): never in a log or dead letter.
-        detail = f"{type(exc).__name__}: {exc}".replace(receiver.url, f"<{receiver.name} URL>")
+        detail = f"{type(exc).__name__}: {exc}".replace(url, f"<{name} URL>")
         return _retry(attempt, None, detail[:300])
     if 200 <= status < 300:
         return Attempt("delivered", status, text)

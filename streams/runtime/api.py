@@ -103,7 +103,8 @@ class ApiService(mode.Service):
         app.router.add_get("/metrics", self.metrics)
         for path, handler in (("/v1/gates/{service}", self.gate),
                               ("/v1/slos", self.slo_list), ("/v1/slos/{name}", self.slo_detail),
-                              ("/v1/alerts", self.alerts), ("/v1/incidents", self.incidents)):
+                              ("/v1/alerts", self.alerts), ("/v1/incidents", self.incidents),
+                              ("/v1/toil", self.toil)):
             app.router.add_get(path, self._on_leader(handler))
         app.router.add_post("/v1/gates/{service}/overrides", self.override)
         return app
@@ -239,6 +240,17 @@ class ApiService(mode.Service):
                                  if i.resolved_at is not None][:50],
                       "stats": msgspec.to_builtins(book.stats())})
 
+    async def toil(self, request: web.Request) -> web.Response:
+        """The toil report of the last 28 days (schemas/toil-report.schema.json)."""
+        toil = self.responder.toil
+        if toil is None:
+            raise ApiError(503, "leadership moved; retry")
+        report = toil.report()
+        if report is None:
+            raise ApiError(404, "no toil yet: nothing on sre.toil, and no incident work "
+                                "(a toil section in the SLO file turns on the on-call ledger)")
+        return _json(report)
+
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -288,6 +300,16 @@ class _Collector:
         policies = self.api.responder.policies
         if policies is not None:
             yield from self._slos(policies.budgets.values())
+        toil = self.api.responder.toil
+        report = toil.report() if toil is not None and toil.config.teams else None
+        if report is not None:
+            share = GaugeMetricFamily("sre_toil_share", "Share of each team's working time spent "
+                                      "on toil over the last 28 days (toil section's teams).",
+                                      labels=["team"])
+            for team in report["teams"]:
+                if team["toil_share"] is not None:
+                    share.add_metric([team["team"]], team["toil_share"])
+            yield share
 
     def _processing(self) -> Iterator[Metric]:
         engine = self.api.engine

@@ -31,6 +31,13 @@ class IncidentAlert(msgspec.Struct, frozen=True, kw_only=True):
     suppressed: str | UnsetType = UNSET  # why it neither opened nor notified
 
 
+class SuggestedRunbook(msgspec.Struct, frozen=True, kw_only=True):
+    """A runbook of the toil section that matches the incident (mode suggest: for a person)."""
+
+    name: str
+    url: str | None = None
+
+
 class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     """One change of an incident, carrying its whole state after the change."""
 
@@ -57,6 +64,8 @@ class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     runbook_url: str | UnsetType = UNSET
     notify: list[str] | UnsetType = UNSET  # escalations: the receivers of the level reached
     postmortem: str | UnsetType = UNSET  # resolutions: the draft, Markdown
+    runbooks: list[SuggestedRunbook] | UnsetType = UNSET  # suggested runbooks that match
+    by: str | UnsetType = UNSET  # changes an operator's command made: who issued it
 
 
 def decode_incident(data: bytes | str) -> IncidentEvent:

@@ -11,6 +11,7 @@ from streams.wire.dead_letter import DeadLetter
 from streams.wire.incidents import IncidentEvent
 from streams.wire.policy import PolicyEvent
 from streams.wire.requests import CountEvent, RequestEvent
+from streams.wire.toil import WorkEvent
 
 MESSAGES: dict[str, type[msgspec.Struct]] = {
     "request-event": RequestEvent,
@@ -23,4 +24,5 @@ MESSAGES: dict[str, type[msgspec.Struct]] = {
     "command": Command,
     "deploy": Deploy,
     "alert-stats": AlertStats,
+    "work-event": WorkEvent,
 }

@@ -269,5 +269,6 @@ class HttpReceiver:
         with self._lock:
             status = self.script[path].pop(0) if self.script[path] else 202
             self.requests[path].append({"status": status, "body": body,
-                                        "key": request.headers.get("Idempotency-Key")})
+                                        "key": request.headers.get("Idempotency-Key"),
+                                        "authorization": request.headers.get("Authorization")})
         return web.json_response({"status": "ok" if status < 300 else "error"}, status=status)

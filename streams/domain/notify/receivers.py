@@ -122,8 +122,16 @@ def _pagerduty(incident: IncidentEvent, routing_key: str | None) -> PagerDutyEve
             severity=PAGERDUTY_SEVERITY.get(incident.severity, "warning"),
             timestamp=incident.opened_at, component=incident.service, group=incident.slo,
             event_class="slo-burn-rate", custom_details=details),
-        links=([PagerDutyLink(href=incident.runbook_url, text="Runbook")]
-               if incident.runbook_url else UNSET))
+        links=_links(incident) or UNSET)
+
+
+def _links(incident: IncidentEvent) -> list[PagerDutyLink]:
+    """The SLO's runbook, then the suggested runbooks of the toil section that have a page."""
+    links = [PagerDutyLink(href=incident.runbook_url, text="Runbook")] if incident.runbook_url else []
+    for book in incident.runbooks or []:
+        if book.url:
+            links.append(PagerDutyLink(href=book.url, text=f"Suggested runbook: {book.name}"))
+    return links
 
 
 def _alertmanager(incident: IncidentEvent) -> AlertmanagerWebhook:
@@ -147,5 +155,7 @@ def _alertmanager(incident: IncidentEvent) -> AlertmanagerWebhook:
 def _line(incident: IncidentEvent) -> str:
     budget = 100 * float(incident.error_budget_remaining or 0)
     owner = f", assigned to {incident.assignee}" if incident.assignee else ""
+    suggested = "".join(f"; try runbook {b.name}" + (f" <{b.url}>" if b.url else "")
+                        for b in incident.runbooks or [])
     return (f"[{incident.severity}] {incident.event.upper()}: {incident.title} "
-            f"(incident {incident.id}, budget {budget:.1f}% left{owner})")
+            f"(incident {incident.id}, budget {budget:.1f}% left{owner}){suggested}")

@@ -44,11 +44,12 @@ from streams.domain.slo.model import (
     SloFile,
 )
 from streams.domain.slo.yaml_reader import load_yaml
+from streams.domain.toil.config import parse_toil
 
 API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
+_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify", "toil"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
@@ -159,7 +160,11 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             if name not in notify.receivers:
                 problems.add(f"incidents.escalation.levels[{index}].notify",
                              f"unknown receiver {_show(name)} (define it under notify.receivers)")
-    return SloFile(tuple(slos.values()), policies, incidents, notify)
+    toil = parse_toil(document.get("toil"), "toil", problems)
+    for index, runbook in enumerate(toil.runbooks):
+        if runbook.match.slo is not None and runbook.match.slo not in slos:
+            problems.add(f"toil.runbooks[{index}].match.slo", f"unknown SLO {_show(runbook.match.slo)}")
+    return SloFile(tuple(slos.values()), policies, incidents, notify, toil)
 
 
 def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:

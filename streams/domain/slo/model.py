@@ -8,6 +8,7 @@ from enum import StrEnum
 from streams.domain.durations import format_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
+from streams.domain.toil.config import ToilConfig
 
 
 class Severity(StrEnum):
@@ -139,3 +140,4 @@ class SloFile:
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    toil: ToilConfig = field(default_factory=ToilConfig)

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 import aiohttp
 
 from streams.domain.notify.receivers import NotifyConfig, payload
+from streams.domain.toil.config import ToilConfig
 from streams.integrations.delivery import Attempt, RateLimiter, send
 from streams.runtime.incidents.state import Delivery
+from streams.runtime.incidents.toil import RUNBOOK, is_runbook, run_runbook
 from streams.runtime.settings import secret
 
 Outcome = tuple[Delivery, Attempt | None]  # a delivery and its attempt (None: nothing to send)
@@ -31,8 +33,10 @@ def receiver_queues(pending: Mapping[str, Delivery]) -> dict[str, list[Delivery]
 class DeliveryScheduler:
     """HTTP attempts of pending deliveries, within each receiver's rate limit."""
 
-    def __init__(self, notify: NotifyConfig) -> None:
+    def __init__(self, notify: NotifyConfig, toil: ToilConfig | None = None) -> None:
         self.notify = notify
+        self.toil = toil or ToilConfig()
+        self.runbooks = {book.name: book for book in self.toil.runbooks}
         self.limiter = RateLimiter()
 
     async def attempt(self, session: aiohttp.ClientSession,
@@ -44,6 +48,8 @@ class DeliveryScheduler:
 
     async def _deliver_to(self, session: aiohttp.ClientSession, name: str,
                           queue: list[Delivery], now: float) -> list[Outcome]:
+        if is_runbook(name):
+            return await self._run(session, name[len(RUNBOOK):], queue, now)
         receiver = self.notify.receivers.get(name)
         done: list[Outcome] = []
         for delivery in queue:
@@ -59,6 +65,20 @@ class DeliveryScheduler:
                 done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
                 continue
             attempt = await send(session, receiver, body, delivery.key, delivery.attempt + 1)
+            done.append((delivery, attempt))
+            if attempt.outcome == "retry":
+                break
+        return done
+
+    async def _run(self, session: aiohttp.ClientSession, name: str, queue: list[Delivery],
+                   now: float) -> list[Outcome]:
+        """A runbook's runs in order (its limit is `max_per_hour`, decided when they start)."""
+        done: list[Outcome] = []
+        for delivery in queue:
+            if (delivery.not_before or 0.0) > now:
+                break
+            attempt = await run_runbook(session, self.runbooks.get(name), delivery.event,
+                                        delivery.key, delivery.attempt + 1, self.toil.dry_run)
             done.append((delivery, attempt))
             if attempt.outcome == "retry":
                 break

@@ -22,9 +22,10 @@ from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
 from streams.wire.codec import WireError
 from streams.wire.commands import Command, Deploy
+from streams.wire.toil import WorkEvent
 
-IncidentMessage = Alert | BudgetSnapshot | Command | Deploy
-M = TypeVar("M", Alert, BudgetSnapshot, Command, Deploy)
+IncidentMessage = Alert | BudgetSnapshot | Command | Deploy | WorkEvent
+M = TypeVar("M", Alert, BudgetSnapshot, Command, Deploy, WorkEvent)
 
 
 class InputKind(IntEnum):
@@ -35,6 +36,7 @@ class InputKind(IntEnum):
     BUDGET = 1
     ALERT = 2
     COMMAND = 3
+    WORK = 4  # a work event of sre.toil: the toil ledger's
 
     @property
     def noun(self) -> str:
@@ -111,13 +113,20 @@ def decode_deploy(raw: bytes | None, latest: float) -> tuple[float, Deploy | Wir
     return _timed(Deploy, "ts", raw, latest)
 
 
+def decode_work(raw: bytes | None, latest: float) -> tuple[float, WorkEvent | WireError]:
+    """A work event (`sre.toil`), timed by `ts`."""
+    return _timed(WorkEvent, "ts", raw, latest)
+
+
 DECODERS: dict[InputKind, Decoder] = {
     InputKind.ALERT: decode_alert, InputKind.BUDGET: decode_budget,
     InputKind.COMMAND: decode_command, InputKind.DEPLOY: decode_deploy,
+    InputKind.WORK: decode_work,
 }
 
 
 def input_kinds(topics: Topics) -> dict[str, InputKind]:
     """The kind of each input topic, by name."""
     return {topics.alerts: InputKind.ALERT, topics.commands: InputKind.COMMAND,
-            topics.deploys: InputKind.DEPLOY, topics.budgets: InputKind.BUDGET}
+            topics.deploys: InputKind.DEPLOY, topics.budgets: InputKind.BUDGET,
+            topics.toil: InputKind.WORK}

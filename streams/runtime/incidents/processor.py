@@ -18,9 +18,11 @@ from streams.domain.incidents.postmortem import postmortem_markdown
 from streams.domain.notify.receivers import delivery_key
 from streams.domain.policy import series_key as budget_key
 from streams.domain.slo.model import SloFile
+from streams.domain.toil.runbooks import Run
 from streams.integrations.delivery import Attempt
 from streams.runtime.incidents.inputs import DECODERS, IncidentInput, InputKind, input_kinds
 from streams.runtime.incidents.state import Delivery, IncidentState, Outputs
+from streams.runtime.incidents.toil import RUNBOOK, ToilKeeper, is_runbook
 from streams.runtime.settings import Topics
 from streams.runtime.state.checkpoint import Checkpoint
 from streams.wire.alerts import Alert
@@ -29,6 +31,7 @@ from streams.wire.codec import WireError
 from streams.wire.commands import Command
 from streams.wire.dead_letter import DeadLetter, dead_letter
 from streams.wire.incidents import IncidentEvent
+from streams.wire.toil import WorkEvent
 
 InputRecord = tuple[str, int, int, bytes | None]  # topic, partition, offset, value
 LogLine = tuple[int, str, tuple[object, ...]]  # level, message, arguments: logged once stored
@@ -58,6 +61,7 @@ class IncidentProcessor:
         self.max_future = max_future
         self.kinds = input_kinds(topics)
         self.state = state if state is not None else IncidentState.empty(slo_file)
+        self.toil = ToilKeeper(slo_file.toil, self.state.toil, self.state.runbooks)
 
     def decode(self, records: Iterable[InputRecord], now: float,
                step: Step) -> list[IncidentInput]:
@@ -93,11 +97,15 @@ class IncidentProcessor:
             message = item.message
             # Time moves first: escalations due by now happen whether or not the item is valid.
             # (Budgets are not incident inputs: they do not move the incidents' clock.)
-            if item.kind is not InputKind.BUDGET:
+            # (Nor is work: typed in by people, its times may be far from the alerts'.)
+            if item.kind not in (InputKind.BUDGET, InputKind.WORK):
                 step.outputs += [(topics.incidents, e) for e in book.advance(item.at)]
             try:
                 if isinstance(message, WireError):
                     raise message
+                if isinstance(message, WorkEvent):
+                    self.toil.on_work(message)
+                    continue
                 if isinstance(message, BudgetSnapshot):
                     step.outputs += [(topics.policy, e) for e in policies.on_budget(message)]
                     state.changed_budgets.add(budget_key(message.slo, message.series))
@@ -110,7 +118,7 @@ class IncidentProcessor:
                     if latest_id is not None:
                         state.changed.add(latest_id)
                 elif isinstance(message, Command):
-                    events = book.on_command(message)
+                    events = [self._by(event, message) for event in book.on_command(message)]
                 else:
                     events = book.on_deploy(message)
                     step.outputs += [(topics.policy, e) for e in policies.on_deploy(message)]
@@ -122,7 +130,16 @@ class IncidentProcessor:
                     item.raw))
                 continue
             step.outputs += [(topics.incidents, e) for e in self._annotated(events)]
+        step.outputs += [(topics.alerts, alert) for alert in self.toil.cap_alerts()]
         return step
+
+    @staticmethod
+    def _by(event: IncidentEvent, command: Command) -> IncidentEvent:
+        """A change the command made carries who issued it (escalations that fell due before
+        it do not)."""
+        if event.id != command.incident or event.event == "escalated":
+            return event
+        return msgspec.structs.replace(event, by=command.by)
 
     def _annotated(self, events: list[IncidentEvent]) -> list[IncidentEvent]:
         """Incident events with what follows from them: noise statistics learn
@@ -154,6 +171,7 @@ class IncidentProcessor:
         """Queue the deliveries of the step's incident events and checkpoint it all, its
         outputs as the outbox (to publish once the checkpoint is stored)."""
         state = self.state
+        runs = self._toil(step)
         incident_events = [event for _, event in step.outputs if isinstance(event, IncidentEvent)]
         state.changed.update(event.id for event in incident_events)
         for event in incident_events:
@@ -162,8 +180,25 @@ class IncidentProcessor:
                 key = delivery_key(event, receiver.name, state.delivery_seq)
                 state.pending[key] = Delivery(key=key, receiver=receiver.name, event=event,
                                               seq=state.delivery_seq)
+        for run, event in runs:
+            state.delivery_seq += 1
+            state.pending[run.key] = Delivery(key=run.key, receiver=RUNBOOK + run.runbook,
+                                              event=event, seq=state.delivery_seq)
         state.outbox = step.outputs
         return state.checkpoint()
+
+    def _toil(self, step: Step) -> list[tuple[Run, IncidentEvent]]:
+        """The step's incident events with their suggested runbooks (in place), fed to the toil
+        ledger; the runbook runs they start."""
+        events = [event for _, event in step.outputs if isinstance(event, IncidentEvent)]
+        if not events:
+            return []
+        annotated, runs = self.toil.on_incidents(events, self.state.book)
+        replaced = iter(annotated)
+        step.outputs = [(topic, next(replaced) if isinstance(event, IncidentEvent) else event)
+                        for topic, event in step.outputs]
+        self.state.changed.update(run.incident for run, _ in runs)
+        return runs
 
     def record(self, done: list[tuple[Delivery, Attempt | None]]) -> tuple[Step, list[LogLine]]:
         """The outcome of delivery attempts: pending ones done, retried or given up (those
@@ -175,6 +210,10 @@ class IncidentProcessor:
             key = delivery.key
             if pending.get(key) is not delivery:
                 continue  # delivered meanwhile, or state restored since: it decides
+            if is_runbook(delivery.receiver) and attempt is not None and attempt.outcome != "retry":
+                step.outputs.append((self.topics.toil, self.toil.finished(
+                    delivery.receiver[len(RUNBOOK):], delivery.event, attempt, self.state.book)))
+                self.state.changed.add(delivery.event.id)
             if attempt is None or attempt.outcome == "delivered":
                 del pending[key]
                 if attempt is not None:

@@ -31,12 +31,14 @@ from typing import Any
 import aiohttp
 import mode
 import msgspec
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.domain.incidents.book import IncidentBook
 from streams.domain.incidents.noise import row_key
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
+from streams.domain.toil.live import LiveToil
 from streams.runtime.incidents.deliveries import DeliveryScheduler
 from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
@@ -46,9 +48,10 @@ from streams.runtime.settings import Settings
 from streams.runtime.state.changelog import read_partitions
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
-from streams.wire.alerts import AlertStats
+from streams.wire.alerts import Alert, AlertStats
 from streams.wire.codec import encode
 from streams.wire.incidents import IncidentEvent
+from streams.wire.toil import WorkEvent
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,10 @@ class IncidentService(CheckpointedService):
         super().__init__(settings, slo_file, role="incidents", state="incident",
                          max_records=2000, **kwargs)
         self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys,
-                       self.topics.budgets]
+                       self.topics.budgets, self.topics.toil]
         self.assignor = AllToOneAssignor(settings.advertised_api)
         self.processor: IncidentProcessor | None = None  # None: not the leader
-        self.scheduler = DeliveryScheduler(slo_file.notify)
+        self.scheduler = DeliveryScheduler(slo_file.notify, slo_file.toil)
         self.last_input = time.monotonic()
         self.session: aiohttp.ClientSession | None = None
 
@@ -124,6 +127,10 @@ class IncidentService(CheckpointedService):
             return event.id.encode()
         if isinstance(event, AlertStats):
             return row_key(event).encode()
+        if isinstance(event, Alert):  # (toil-cap: keyed as the engine keys its alerts)
+            return orjson.dumps([event.slo, event.series])
+        if isinstance(event, WorkEvent):
+            return event.team.encode()
         return event.service.encode()
 
     async def _publish(self, state: IncidentState, items: Outputs) -> None:
@@ -204,6 +211,10 @@ class IncidentService(CheckpointedService):
     @property
     def book(self) -> IncidentBook | None:
         return self.processor.state.book if self.processor is not None else None
+
+    @property
+    def toil(self) -> LiveToil | None:
+        return self.processor.state.toil if self.processor is not None else None
 
     @property
     def policies(self) -> PolicyBook | None:

@@ -21,13 +21,18 @@ from streams.domain.incidents.noise import NoiseBook
 from streams.domain.policy import PolicyBook
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
+from streams.domain.toil.config import ToilConfig
+from streams.domain.toil.live import LiveToil
+from streams.domain.toil.runbooks import RunbookState
 from streams.runtime.state.checkpoint import NULL, Checkpoint, CheckpointLog
-from streams.wire.alerts import AlertStats
+from streams.wire.alerts import Alert, AlertStats
 from streams.wire.codec import encode
 from streams.wire.incidents import IncidentEvent
 from streams.wire.policy import PolicyEvent
+from streams.wire.toil import WorkEvent
 
-OutputMessage = IncidentEvent | PolicyEvent | AlertStats
+OutputMessage = IncidentEvent | PolicyEvent | AlertStats | Alert | WorkEvent
+_TAGGED = IncidentEvent | PolicyEvent | AlertStats | Alert  # told apart by their `kind`
 Outputs = list[tuple[str, OutputMessage]]  # (topic, event)
 
 
@@ -44,7 +49,9 @@ class Delivery(msgspec.Struct, kw_only=True):
 
 def _output(value: object) -> OutputMessage:
     """A stored outbox event, typed by its `kind`."""
-    message: OutputMessage = msgspec.convert(value, OutputMessage)
+    if isinstance(value, dict) and value.get("kind") in {"toil", "project", "overhead", "automated"}:
+        return msgspec.convert(value, WorkEvent)  # a work event's `kind` is its own field
+    message: OutputMessage = msgspec.convert(value, _TAGGED)
     return message
 
 
@@ -55,6 +62,8 @@ class IncidentState:
     book: IncidentBook
     policies: PolicyBook
     noise: NoiseBook = field(default_factory=NoiseBook)
+    toil: LiveToil = field(default_factory=lambda: LiveToil(ToilConfig()))
+    runbooks: RunbookState = field(default_factory=RunbookState)
     offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> last applied
     pending: dict[str, Delivery] = field(default_factory=dict)  # by delivery key
     delivery_seq: int = 0  # deliveries numbered in the order their events happened
@@ -68,7 +77,8 @@ class IncidentState:
 
     @classmethod
     def empty(cls, slo_file: SloFile) -> IncidentState:
-        return cls(IncidentBook(slo_file.incidents), PolicyBook(slo_file))
+        return cls(IncidentBook(slo_file.incidents), PolicyBook(slo_file),
+                   toil=LiveToil(slo_file.toil))
 
     def sections(self) -> tuple[dict[str, StoredState], dict[str, StoredState]]:
         """The state besides incidents and budgets: (scalars for the meta record, keyed maps
@@ -77,7 +87,8 @@ class IncidentState:
         sections: dict[str, StoredState] = {
             "pending": {key: msgspec.to_builtins(d) for key, d in self.pending.items()}}
         for part, exported in (("book", book_meta(self.book)), ("policy", self.policies.export()),
-                               ("noise", self.noise.export())):
+                               ("noise", self.noise.export()), ("toil", self.toil.export()),
+                               ("runbooks", msgspec.to_builtins(self.runbooks))):
             for name, value in exported.items():
                 if isinstance(value, Mapping):
                     sections[f"{part}.{name}"] = value if isinstance(value, dict) else dict(value)
@@ -128,7 +139,8 @@ class IncidentState:
         incidents: list[StoredState] = []
         budgets: list[StoredState] = []
         parts: dict[str, StoredState] = {
-            part: dict(meta.get(part) or {}) for part in ("book", "policy", "noise")}  # version 1
+            part: dict(meta.get(part) or {})
+            for part in ("book", "policy", "noise", "toil", "runbooks")}  # version 1
         for part, values in (meta.get("state") or {}).items():
             parts.setdefault(part, {}).update(values)
         pending: StoredState = {d["key"]: d for d in meta.get("pending") or []}
@@ -148,6 +160,8 @@ class IncidentState:
         restore_book(state.book, parts["book"], incidents)
         state.policies.restore(parts["policy"], budgets)
         state.noise.restore(parts["noise"])
+        state.toil.restore(parts["toil"])
+        state.runbooks = msgspec.convert(parts["runbooks"], RunbookState)
         state.offsets = {k: int(v) for k, v in meta["offsets"].items()}
         state.pending = {key: msgspec.convert(d, Delivery) for key, d in pending.items()}
         state.delivery_seq = int(meta.get("delivery_seq", 0))

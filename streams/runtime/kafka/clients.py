@@ -73,7 +73,12 @@ async def ensure_topics(settings: Settings, names: list[str], *, compact: bool =
 
 async def send_commands(settings: Settings, commands: list[dict[str, object]]) -> None:
     """Publish operator commands (each one message) to the commands topic."""
-    await ensure_topics(settings, [settings.topics.commands])
+    await send_messages(settings, settings.topics.commands, commands)
+
+
+async def send_messages(settings: Settings, topic: str, messages: list[dict[str, object]]) -> None:
+    """Publish JSON messages, one each, to a topic (created when missing), waiting for each."""
+    await ensure_topics(settings, [topic])
     async with running(AIOKafkaProducer(**client_options(settings))) as producer:
-        for command in commands:
-            await producer.send_and_wait(settings.topics.commands, orjson.dumps(command))
+        for message in messages:
+            await producer.send_and_wait(topic, orjson.dumps(message))

@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.samples import Sample
 
 from streams.domain.engine.reasons import reason_class
-from streams.domain.policy import PolicyError
+from streams.domain.policy import STATES, PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.runtime import telemetry
@@ -314,6 +314,7 @@ class _Collector:
         policies = self.api.responder.policies
         if policies is not None:
             yield from self._slos(policies.budgets.values())
+            yield self._policy_states(policies.services, policies.states)
 
     def _processing(self) -> Iterator[Metric]:
         engine = self.api.engine
@@ -341,6 +342,17 @@ class _Collector:
                                    "incidents and policy (and serves the SLO metrics).")
         leader.add_metric([], 1.0 if self.api.responder.leading else 0.0)
         yield from (consumed, late, dead, lag, leader)
+
+    @staticmethod
+    def _policy_states(services: list[str], states: Mapping[str, str]) -> Metric:
+        family = GaugeMetricFamily("sre_budget_policy_state", "1 for the budget-policy state each "
+                                   "service is in (ok, warn, frozen: the deploy gate allows, "
+                                   "warns, denies), 0 for the others.", labels=["service", "state"])
+        for service in services:
+            current = states.get(service, "ok")
+            for state in STATES:
+                family.add_metric([service, state], 1.0 if state == current else 0.0)
+        return family
 
     def _slos(self, budgets: Any) -> Iterator[Metric]:
         slos = self.api.slos

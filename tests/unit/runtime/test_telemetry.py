@@ -128,3 +128,15 @@ def test_a_stopping_worker_is_not_ready() -> None:
     engine.stopping = True
     status, body = readiness(engine, responder)
     assert status == 503 and body["ready"] is False
+
+
+def test_the_leader_exposes_each_services_budget_policy_state() -> None:
+    engine, responder = idle_worker(ready=True, joined=True)
+    responder.leading = True
+    responder.policies = SimpleNamespace(budgets={}, services=["checkout", "search"],
+                                         states={"checkout": "frozen"})
+    metrics = scrape(api(engine, responder))
+    states = {(dict(labels)["service"], dict(labels)["state"]): value
+              for (name, labels), value in metrics.items() if name == "sre_budget_policy_state"}
+    assert states == {("checkout", "ok"): 0, ("checkout", "warn"): 0, ("checkout", "frozen"): 1,
+                      ("search", "ok"): 1, ("search", "warn"): 0, ("search", "frozen"): 0}

@@ -8,7 +8,7 @@ in the process, outside the default registry (the API's registry yields them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import Metric
@@ -28,6 +28,18 @@ DELIVERY_SECONDS = Histogram(
     "sre_delivery_duration_seconds", "Time of one notification attempt (HTTP request and answer).",
     ["receiver"], registry=None,
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+
+
+OUTCOMES = ("delivered", "retry", "dead")  # as `streams.integrations.delivery.Outcome`
+
+
+def expect_receivers(names: Iterable[str]) -> None:
+    """Every configured receiver's series at 0 from the start: a counter first seen at 1 shows
+    no increase to `rate()`, so a receiver's first failures would not count."""
+    for name in names:
+        for outcome in OUTCOMES:
+            DELIVERIES.labels(name, outcome)
+        DELIVERY_SECONDS.labels(name)
 
 
 def record_delivery(receiver: str, outcome: str, seconds: float | None) -> None:

@@ -17,7 +17,7 @@ from streams.domain.notify.receivers import NotifyConfig, payload
 from streams.integrations.delivery import Attempt, RateLimiter, send
 from streams.runtime.incidents.state import Delivery
 from streams.runtime.settings import secret
-from streams.runtime.telemetry import record_delivery
+from streams.runtime.telemetry import expect_receivers, record_delivery
 
 Outcome = tuple[Delivery, Attempt | None]  # a delivery and its attempt (None: nothing to send)
 
@@ -36,6 +36,7 @@ class DeliveryScheduler:
     def __init__(self, notify: NotifyConfig) -> None:
         self.notify = notify
         self.limiter = RateLimiter()
+        expect_receivers(notify.receivers)
 
     async def attempt(self, session: aiohttp.ClientSession,
                       pending: Mapping[str, Delivery], now: float) -> list[Outcome]:

@@ -4,6 +4,7 @@ timings, and the readiness answer before and after a worker has its partitions."
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -140,3 +141,13 @@ def test_the_leader_exposes_each_services_budget_policy_state() -> None:
               for (name, labels), value in metrics.items() if name == "sre_budget_policy_state"}
     assert states == {("checkout", "ok"): 0, ("checkout", "warn"): 0, ("checkout", "frozen"): 1,
                       ("search", "ok"): 1, ("search", "warn"): 0, ("search", "frozen"): 0}
+
+
+def test_every_configured_receiver_starts_at_zero_for_each_outcome() -> None:
+    DeliveryScheduler(parse_slo_text(re.sub(r"\bhook\b", "fresh-hook", FILE)).notify)
+    engine, responder = idle_worker(ready=True, joined=True)
+    metrics = scrape(api(engine, responder))
+    for outcome in ("delivered", "retry", "dead"):
+        assert metrics[("sre_deliveries_total",
+                        (("outcome", outcome), ("receiver", "fresh-hook")))] == 0
+    assert metrics[("sre_delivery_duration_seconds_count", (("receiver", "fresh-hook"),))] == 0

@@ -72,7 +72,16 @@ def worker() -> dict[str, Any]:
 
 
 def test_every_kind_the_issue_lists_is_there() -> None:
-    assert set(documents()) == CORE_KINDS | {"ServiceMonitor"}
+    assert set(documents()) == CORE_KINDS | {"ServiceMonitor", "PrometheusRule"}
+
+
+def test_the_prometheus_rule_carries_the_worker_rules_unchanged() -> None:
+    document = documents()["PrometheusRule"]
+    assert document["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(document) == {"apiVersion", "kind", "metadata", "spec"} and set(
+        document["spec"]) == {"groups"}
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "rules.yml").read_text())
+    assert document["spec"]["groups"] == rules["groups"]
 
 
 @pytest.mark.parametrize("kind", sorted(CORE_KINDS))

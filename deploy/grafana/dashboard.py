@@ -70,7 +70,7 @@ LEGEND = {"legend": {"displayMode": "table", "placement": "right", "calcs": ["la
 def overview() -> list[tuple[Panel, int, int]]:
     """(panel, width, height) of the SLO overview row."""
     return [
-        (panel("bargauge", "Error budget remaining",
+        (panel("bargauge", "Error budget remaining, worst series",
                "The lowest budget remaining among each SLO's series, as of the latest budget "
                "snapshot (event time). Negative: overspent.",
                [(f"min by (service, slo) (sre_slo_error_budget_remaining{{{SLO}}})",

@@ -4,7 +4,9 @@ Every worker serves it (`SRE_API_HOST`:`SRE_API_PORT`, default 0.0.0.0:6066). Bu
 policy states, alerts and incidents live on one worker, the leader of the incident service
 (`streams.runtime.incidents.service`); any other worker forwards a question to it, so every worker
 answers for every service and series. `/metrics` is per worker: its own processing counters,
-and on the leader the SLO gauges too (so that Prometheus gets each series once).
+and on the leader the SLO gauges too (so that Prometheus gets each series once). `/healthz`
+answers while the process serves (liveness); `/readyz` answers 200 once the worker has taken its
+input partitions and restored their state, 503 before (readiness).
 
 Mutating endpoints need `Authorization: Bearer <SRE_API_TOKEN>` (compared in constant time);
 with no token configured they are disabled (403), never open. Errors are JSON:
@@ -30,9 +32,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.samples import Sample
 
 from streams.domain.engine.reasons import reason_class
-from streams.domain.policy import PolicyError
+from streams.domain.policy import STATES, PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
+from streams.runtime import telemetry
 from streams.runtime.engine.service import EngineService
 from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incidents.service import IncidentService
@@ -100,6 +103,7 @@ class ApiService(mode.Service):
     def web_app(self) -> web.Application:
         app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY)
         app.router.add_get("/healthz", self.health)
+        app.router.add_get("/readyz", self.readiness)
         app.router.add_get("/metrics", self.metrics)
         for path, handler in (("/v1/gates/{service}", self.gate),
                               ("/v1/slos", self.slo_list), ("/v1/slos/{name}", self.slo_detail),
@@ -165,6 +169,27 @@ class ApiService(mode.Service):
         return _json({"ok": True, "leader": self.responder.leading,
                       "leader_url": self.responder.leader_url,
                       "partitions": sorted(self.engine.processors)})
+
+    def waiting_for(self) -> list[str]:
+        """What this worker still waits for before it counts: empty once it is ready.
+
+        Readiness stays once reached: under Kafka's eager protocol a rebalance revokes every
+        partition of every worker at once, and a readiness that followed it would empty a
+        Kubernetes Service on each rebalance.
+        """
+        waiting = []
+        if not self.engine.ready.is_set():
+            waiting.append("input partitions assigned and their state restored")
+        if not self.responder.joined:
+            waiting.append("the incident service's group joined (leader elected)")
+        if self.engine.stopping:
+            waiting.append("a restart: the worker is stopping")
+        return waiting
+
+    async def readiness(self, request: web.Request) -> web.Response:
+        waiting = self.waiting_for()
+        return _json({"ready": not waiting, "waiting_for": waiting,
+                      "partitions": sorted(self.engine.processors)}, 503 if waiting else 200)
 
     async def gate(self, request: web.Request) -> web.Response:
         policies = self._policies()
@@ -297,9 +322,11 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         yield from self._processing()
+        yield from telemetry.collect()
         policies = self.api.responder.policies
         if policies is not None:
             yield from self._slos(policies.budgets.values())
+            yield self._policy_states(policies.services, policies.states)
         toil = self.api.responder.toil
         report = toil.report() if toil is not None and toil.config.teams else None
         if report is not None:
@@ -337,6 +364,17 @@ class _Collector:
                                    "incidents and policy (and serves the SLO metrics).")
         leader.add_metric([], 1.0 if self.api.responder.leading else 0.0)
         yield from (consumed, late, dead, lag, leader)
+
+    @staticmethod
+    def _policy_states(services: list[str], states: Mapping[str, str]) -> Metric:
+        family = GaugeMetricFamily("sre_budget_policy_state", "1 for the budget-policy state each "
+                                   "service is in (ok, warn, frozen: the deploy gate allows, "
+                                   "warns, denies), 0 for the others.", labels=["service", "state"])
+        for service in services:
+            current = states.get(service, "ok")
+            for state in STATES:
+                family.add_metric([service, state], 1.0 if state == current else 0.0)
+        return family
 
     def _slos(self, budgets: Any) -> Iterator[Metric]:
         slos = self.api.slos

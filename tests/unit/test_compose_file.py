@@ -76,7 +76,7 @@ def _protocol_map(value: str) -> dict[str, str]:
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"kafka", "worker"}
+    assert set(compose["services"]) == {"kafka", "worker", "prometheus", "grafana"}
 
 
 def test_kafka_uses_the_official_image(kafka: dict[str, Any]) -> None:
@@ -175,6 +175,85 @@ def test_example_slo_file_is_there() -> None:
     if not path.exists():
         pytest.skip("examples/slos.yaml is not written yet")
     assert yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# --- compose: Prometheus and Grafana ----------------------------------------
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> the repository file or folder mounted there (read-only binds only)."""
+    mounts = {}
+    for volume in service["volumes"]:
+        source, target, mode = volume.split(":")
+        assert mode == "ro", volume
+        mounts[target] = (ROOT / source).resolve()
+        assert mounts[target].exists(), f"{source} is not in the repository"
+    return mounts
+
+
+def _container_file(mounts: dict[str, Path], path: str) -> Path:
+    """The repository file a container sees at `path`, through a file or a folder mount."""
+    for target, source in mounts.items():
+        if path == target:
+            return source
+        if path.startswith(target.rstrip("/") + "/"):
+            return source / path[len(target.rstrip("/")) + 1:]
+    raise AssertionError(f"nothing mounted at {path}")
+
+
+def _flag(command: list[str], name: str) -> str:
+    return next(arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}="))
+
+
+def test_prometheus_scrapes_the_worker_as_the_job_the_rules_select(
+        compose: dict[str, Any], worker: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    mounts = _mounts(prometheus)
+    config = yaml.safe_load(_container_file(mounts, _flag(prometheus["command"],
+                                                          "config.file")).read_text())
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "sre-streams"
+    rules = (ROOT / "deploy" / "prometheus" / "rules.yml").read_text()
+    assert 'job="sre-streams"' in rules
+    (targets,) = job["static_configs"]
+    worker_port = next(str(p).split(":")[-1] for p in worker["ports"])
+    assert targets["targets"] == [f"worker:{worker_port}"]
+    assert [_container_file(mounts, path) for path in config["rule_files"]] == [
+        (ROOT / "deploy" / "prometheus" / "rules.yml").resolve()]
+    assert "worker" in prometheus["depends_on"]
+
+
+def test_promtool_accepts_the_prometheus_config(tmp_path: Path) -> None:
+    """The config with its rule file where the container sees it, checked by the real promtool."""
+    import subprocess
+
+    from tests.conftest import system_binary
+
+    promtool = system_binary("promtool", "the compose file's Prometheus config is checked")
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    config["rule_files"] = [str(ROOT / "deploy" / "prometheus" / "rules.yml")]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    done = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = _mounts(grafana)
+    provisioning = _container_file(mounts, "/etc/grafana/provisioning")
+    (source,) = [d for f in sorted((provisioning / "datasources").glob("*.yml"))
+                 for d in yaml.safe_load(f.read_text())["datasources"]]
+    assert source["type"] == "prometheus" and source["isDefault"] is True
+    prometheus_port = next(str(p).split(":")[-1] for p in compose["services"]["prometheus"]["ports"])
+    assert source["url"] == f"http://prometheus:{prometheus_port}"
+    (provider,) = [p for f in sorted((provisioning / "dashboards").glob("*.yml"))
+                   for p in yaml.safe_load(f.read_text())["providers"]]
+    folder = provider["options"]["path"]
+    dashboards = [target for target in mounts if target.startswith(folder.rstrip("/") + "/")]
+    assert [mounts[target] for target in dashboards] == [
+        (ROOT / "deploy" / "grafana" / "sre-streams.json").resolve()]
+    assert "prometheus" in grafana["depends_on"]
 
 
 # --- Dockerfile and .dockerignore -------------------------------------------

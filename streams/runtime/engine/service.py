@@ -40,6 +40,7 @@ from streams.runtime.state.changelog import read_partitions
 from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
+from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert
 from streams.wire.codec import encode
 
@@ -158,7 +159,8 @@ class EngineService(CheckpointedService):
             if out.budgets or out.dead_letters:
                 await producer.flush()
             return
-        await write_checkpoint(producer, self.changelog, proc.partition, checkpoint)
+        with CHECKPOINT_SECONDS.labels("engine").time():
+            await write_checkpoint(producer, self.changelog, proc.partition, checkpoint)
         if out.alerts:
             await self._publish_alerts(proc, out.alerts)
         proc.outbox = []

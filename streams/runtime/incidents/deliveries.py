@@ -8,6 +8,7 @@ incident processor (`IncidentProcessor.record`), which stores them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 
 import aiohttp
@@ -18,6 +19,7 @@ from streams.integrations.delivery import Attempt, RateLimiter, send
 from streams.runtime.incidents.state import Delivery
 from streams.runtime.incidents.toil import RUNBOOK, is_runbook, run_runbook
 from streams.runtime.settings import secret
+from streams.runtime.telemetry import expect_receivers, record_delivery
 
 Outcome = tuple[Delivery, Attempt | None]  # a delivery and its attempt (None: nothing to send)
 
@@ -38,6 +40,7 @@ class DeliveryScheduler:
         self.toil = toil or ToilConfig()
         self.runbooks = {book.name: book for book in self.toil.runbooks}
         self.limiter = RateLimiter()
+        expect_receivers(notify.receivers)
 
     async def attempt(self, session: aiohttp.ClientSession,
                       pending: Mapping[str, Delivery], now: float) -> list[Outcome]:
@@ -55,6 +58,7 @@ class DeliveryScheduler:
         for delivery in queue:
             if receiver is None:  # removed from the configuration since the event
                 done.append((delivery, Attempt("dead", None, f"no receiver {name!r} configured")))
+                record_delivery(name, "dead", None)
                 continue
             if (delivery.not_before or 0.0) > now or self.limiter.wait_time(receiver, now) > 0:
                 break
@@ -64,7 +68,9 @@ class DeliveryScheduler:
             if body is None:
                 done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
                 continue
+            started = time.monotonic()
             attempt = await send(session, receiver, body, delivery.key, delivery.attempt + 1)
+            record_delivery(name, attempt.outcome, time.monotonic() - started)
             done.append((delivery, attempt))
             if attempt.outcome == "retry":
                 break

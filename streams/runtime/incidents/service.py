@@ -48,6 +48,7 @@ from streams.runtime.settings import Settings
 from streams.runtime.state.changelog import read_partitions
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
+from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert, AlertStats
 from streams.wire.codec import encode
 from streams.wire.incidents import IncidentEvent
@@ -69,6 +70,7 @@ class IncidentService(CheckpointedService):
         self.scheduler = DeliveryScheduler(slo_file.notify, slo_file.toil)
         self.last_input = time.monotonic()
         self.session: aiohttp.ClientSession | None = None
+        self.joined = False  # set by the first assignment (of all inputs or none): a leader is known
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -116,7 +118,8 @@ class IncidentService(CheckpointedService):
         for record in step.dead_letters:
             await producer.send(self.topics.dead_letter, encode(record))
         checkpoint = processor.commit(step)
-        await write_checkpoint(producer, self.changelog, 0, checkpoint)
+        with CHECKPOINT_SECONDS.labels("incident").time():
+            await write_checkpoint(producer, self.changelog, 0, checkpoint)
         if step.outputs:
             await self._publish(processor.state, step.outputs)
         processor.state.outbox = []
@@ -174,6 +177,7 @@ class IncidentService(CheckpointedService):
         async with self.lock:
             if not mine:
                 self.processor = None
+                self.joined = True
                 return
             stored = (await read_partitions(self.settings, self.changelog, [0]))[0]
             state = IncidentState.restored(self.slo_file, stored)
@@ -194,6 +198,7 @@ class IncidentService(CheckpointedService):
                     await self._publish(state, missing)
                 state.outbox = []
             self.processor = processor
+            self.joined = True
             self.last_input = time.monotonic()
             log.info("incident leader: %d incident(s), %d series budget(s), %d pending deliveries",
                      len(state.book.incidents), len(state.policies.budgets), len(state.pending))

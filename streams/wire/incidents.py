@@ -11,8 +11,9 @@ from streams.wire.alerts import AlertStatus
 from streams.wire.codec import decode
 from streams.wire.envelope import Envelope
 
-IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened"]
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
+IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened",
+                         "mitigated"]
+IncidentStatus = Literal["open", "acknowledged", "mitigated", "resolved"]
 IncidentSeverity = Literal["P1", "P2", "P3"]
 
 
@@ -57,6 +58,7 @@ class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     runbook_url: str | UnsetType = UNSET
     notify: list[str] | UnsetType = UNSET  # escalations: the receivers of the level reached
     postmortem: str | UnsetType = UNSET  # resolutions: the draft, Markdown
+    mitigated_at: str | UnsetType = UNSET  # when its pages last stopped (absent: never, or paging)
 
 
 def decode_incident(data: bytes | str) -> IncidentEvent:

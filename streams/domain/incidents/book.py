@@ -12,6 +12,7 @@ import heapq
 import msgspec
 from msgspec import UNSET
 
+from streams.domain.incidents.mitigation import is_mitigation, is_repage, mitigate, repage
 from streams.domain.incidents.model import (
     COMMANDS,
     AlertState,
@@ -123,10 +124,18 @@ class IncidentBook:
                 before = incident.priority
                 incident.priority = priority
                 incident.note(at, "severity", f"severity raised from {before} to {priority}")
+            if is_repage(incident, state):
+                repage(incident, state, at)
+                incident.escalation_due = self._next_due(incident, at)
+                self._schedule(incident)
+                return [*events, self._event(incident, "reopened", at)]
             return [*events, self._event(incident, "updated", at)]
         incident.note(at, "alert", f"{state.rule} resolved")
         if not incident.firing:
             return events + self._resolve(incident, at, "all alerts resolved", None)
+        if is_mitigation(incident, state):
+            mitigate(incident, at)
+            return [*events, self._event(incident, "mitigated", at)]
         return [*events, self._event(incident, "updated", at)]
 
     def on_command(self, command: Command) -> list[IncidentEvent]:
@@ -294,6 +303,7 @@ class IncidentBook:
                 alert: Alert) -> list[IncidentEvent]:
         incident.status = Status.OPEN
         incident.resolved_at = None
+        incident.mitigated_at = None
         incident.acknowledged_at = None
         incident.reopened += 1
         incident.escalation_level = 0
@@ -349,10 +359,11 @@ class IncidentBook:
         return [a for a in found.values() if a.status == "firing"]
 
     def stats(self) -> IncidentStatistics:
-        """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
+        """MTTA, time to mitigate, time to resolve (MTTR), time to detect and counts by
+        severity, overall and per service."""
         return incident_statistics(
             IncidentTimes(i.service, i.priority.value, i.status is Status.RESOLVED, i.opened_at,
-                          i.acknowledged_at, i.resolved_at, i.detected_after)
+                          i.acknowledged_at, i.resolved_at, i.detected_after, i.mitigated_at)
             for i in self.incidents.values())
 
 
@@ -365,7 +376,8 @@ def incident_event(incident: Incident, event: IncidentChange, at: float,
         slo=incident.slo, series=dict(incident.series),
         alerts=[a.export() for a in incident.alerts.values()],
         opened_at=format_ts(incident.opened_at), acknowledged_at=_ts(incident.acknowledged_at),
-        resolved_at=_ts(incident.resolved_at), escalation_level=incident.escalation_level,
+        resolved_at=_ts(incident.resolved_at), mitigated_at=_ts(incident.mitigated_at) or UNSET,
+        escalation_level=incident.escalation_level,
         assignee=incident.assignee, at=format_ts(at), labels=dict(incident.labels),
         error_budget_remaining=incident.budget_now,
         error_budget_consumed=max(0.0, incident.budget_at_open - incident.budget_now),

@@ -70,7 +70,7 @@ class NotifyConfig:
             if all(facts.get(k) == v for k, v in route.match):
                 chosen.append(route.receiver)
                 break
-        if incident.event in {"acknowledged", "resolved"} and escalation:
+        if incident.event in {"acknowledged", "mitigated", "resolved"} and escalation:
             for level in range(incident.escalation_level):
                 chosen += [n for n in escalation[level % len(escalation)] if n not in chosen]
         return [self.receivers[name] for name in chosen if name in self.receivers]
@@ -99,13 +99,16 @@ def payload(receiver: Receiver, incident: IncidentEvent,
 
 
 PAGERDUTY_ACTIONS = {"opened": "trigger", "reopened": "trigger", "escalated": "trigger",
-                     "acknowledged": "acknowledge", "resolved": "resolve"}
+                     "acknowledged": "acknowledge", "mitigated": "resolve",
+                     "resolved": "resolve"}
 
 
 def _pagerduty(incident: IncidentEvent, routing_key: str | None) -> PagerDutyEvent | None:
     action = PAGERDUTY_ACTIONS.get(incident.event)
     if action is None:
         return None  # updates: PagerDuty keeps the first trigger's details
+    if incident.event == "resolved" and isinstance(incident.mitigated_at, str):
+        return None  # resolved in PagerDuty at the mitigation already
     if action != "trigger":
         return PagerDutyEvent(routing_key=routing_key, event_action=action, dedup_key=incident.id)
     details = PagerDutyDetails(
@@ -130,7 +133,7 @@ def _alertmanager(incident: IncidentEvent) -> AlertmanagerWebhook:
     labels = {**incident.labels, **incident.series, "alertname": incident.slo,
               "service": incident.service, "severity": incident.severity,
               "incident": incident.id}
-    annotations = {"summary": incident.title}
+    annotations = {"summary": incident.title, "incident_status": incident.status}
     if incident.runbook_url:
         annotations["runbook_url"] = incident.runbook_url
     status = "resolved" if incident.status == "resolved" else "firing"

@@ -290,8 +290,9 @@ def test_a_ticket_is_inhibited_while_a_page_of_its_series_fires() -> None:
     assert book.on_alert(alert("ticket-fast", "firing", T0 + 60)) == [], "no news, no page"
     incident = book.incidents[str(opened.id)]
     assert incident.alerts["id-ticket-fast-[]"].suppressed == "inhibited by page-fast"
-    [updated] = book.on_alert(alert("page-fast", "resolved", T0 + 600))
-    assert updated.event == "updated", "the ticket still fires: the incident stays open"
+    [mitigated] = book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    assert mitigated.event == "mitigated", "the ticket still fires: open at ticket level"
+    assert incident.alerts["id-ticket-fast-[]"].suppressed is None, "no page inhibits it now"
     [resolved] = book.on_alert(alert("ticket-fast", "resolved", T0 + 900))
     assert resolved.event == "resolved"
     # Another series: its ticket is not inhibited by this series' page.

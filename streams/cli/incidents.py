@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     # The options are accepted after the action too (`incidents stats --json`).
     common = _options(argparse.SUPPRESS)
-    actions.add_parser("list", help="every incident, newest first (the default)", parents=[common])
+    actions.add_parser("list", help="every incident retained, newest first (the default)", parents=[common])
     show = actions.add_parser("show", help="one incident with its timeline", parents=[common])
     show.add_argument("id")
     actions.add_parser("stats", help="MTTA, MTTR, time to detect, counts by severity",
@@ -218,7 +218,8 @@ def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: T
         stats = statistics(incidents.values())
         _write(stdout, builtins(stats) if args.json else None, _stats_text(stats))
         return 0
-    ordered = sorted(incidents.values(), key=lambda i: i.opened_at, reverse=True)
+    ordered = sorted((i for i in incidents.values() if i.event != "retired"),
+                     key=lambda i: i.opened_at, reverse=True)  # retired: past retention
     if args.json:
         stdout.write(b"".join(encode(i) + b"\n" for i in ordered))
     else:

@@ -12,7 +12,7 @@ from streams.wire.codec import decode
 from streams.wire.envelope import Envelope
 
 IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened",
-                         "mitigated"]
+                         "mitigated", "retired"]
 IncidentStatus = Literal["open", "acknowledged", "mitigated", "resolved"]
 IncidentSeverity = Literal["P1", "P2", "P3"]
 

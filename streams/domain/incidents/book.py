@@ -29,10 +29,12 @@ from streams.domain.incidents.model import (
     series_key,
 )
 from streams.domain.incidents.records import book_meta, incident_record, restore_book
+from streams.domain.incidents.retention import Retired
 from streams.domain.incidents.silences import Silence, alert_facts, silence_of
 from streams.domain.incidents.statistics import (
     IncidentStatistics,
     IncidentTimes,
+    Totals,
     incident_statistics,
 )
 from streams.domain.timestamps import format_ts, parse_ts
@@ -72,6 +74,7 @@ class IncidentBook:
         self.suppressed_series: dict[str, str] = {}  # ... their series keys
         self.silenced: dict[str, Alert] = {}  # suppressed alert id -> its alert event
         self._timers: list[tuple[float, str]] = []  # heap of (escalation due, incident id)
+        self.retired = Retired(self.policy.retention)  # resolutions due to leave, and totals
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -235,6 +238,22 @@ class IncidentBook:
                 events.append(self._event(incident, "escalated", when, notify=list(level.notify)))
                 incident.escalation_due = self._next_due(incident, when)
             self._schedule(incident)
+        return events + self._retire(now)
+
+    def _retire(self, now: float) -> list[IncidentEvent]:
+        """Resolved incidents past retention leave the book; their statistics stay behind."""
+        events = []
+        for incident in self.retired.expired(self.incidents, now):
+            totals = Totals()
+            totals.count(_times(incident))
+            self.retired.retire(totals, incident.service)
+            assert incident.resolved_at is not None
+            events.append(self._event(incident, "retired",
+                                      incident.resolved_at + self.retired.retention))
+            del self.incidents[incident.id]
+            key = series_key(incident.slo, incident.series)
+            if self.by_series.get(key) == incident.id:
+                del self.by_series[key]
         return events
 
     def _schedule(self, incident: Incident) -> None:
@@ -247,6 +266,7 @@ class IncidentBook:
         self._timers = [(i.escalation_due, i.id) for i in self.incidents.values()
                         if i.escalation_due is not None]
         heapq.heapify(self._timers)
+        self.retired.rebuild(self.incidents.values())
 
     def active_silences(self) -> list[Silence]:
         return sorted(self.silences.values(), key=lambda s: s.until)
@@ -322,6 +342,7 @@ class IncidentBook:
         incident.resolved_at = at
         incident.escalation_due = None
         incident.note(at, "resolved", why, by)
+        self.retired.watch(incident)
         return [self._event(incident, "resolved", at)]
 
     def _next_due(self, incident: Incident, since: float) -> float | None:
@@ -361,10 +382,8 @@ class IncidentBook:
     def stats(self) -> IncidentStatistics:
         """MTTA, time to mitigate, time to resolve (MTTR), time to detect and counts by
         severity, overall and per service."""
-        return incident_statistics(
-            IncidentTimes(i.service, i.priority.value, i.status is Status.RESOLVED, i.opened_at,
-                          i.acknowledged_at, i.resolved_at, i.detected_after, i.mitigated_at)
-            for i in self.incidents.values())
+        return incident_statistics((_times(i) for i in self.incidents.values()),
+                                   self.retired.totals)
 
 
 def incident_event(incident: Incident, event: IncidentChange, at: float,
@@ -384,6 +403,11 @@ def incident_event(incident: Incident, event: IncidentChange, at: float,
         bad_events=incident.bad_events, detected_after=incident.detected_after,
         runbook_url=incident.runbook_url or UNSET,
         notify=notify if notify is not None else UNSET)
+
+
+def _times(i: Incident) -> IncidentTimes:
+    return IncidentTimes(i.service, i.priority.value, i.status is Status.RESOLVED, i.opened_at,
+                         i.acknowledged_at, i.resolved_at, i.detected_after, i.mitigated_at)
 
 
 def _firing_text(state: AlertState, alert: Alert) -> str:

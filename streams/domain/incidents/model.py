@@ -49,6 +49,7 @@ class IncidentPolicy:
     repeat: int = 0  # times the escalation chain starts over after its last level
     reopen_within: float = 3600.0  # an alert firing this soon after resolution reopens
     inhibit: bool = True  # tickets of a series whose page fires neither open nor notify
+    retention: float = 30 * 86400.0  # resolved incidents older than this (event time) leave
 
     def priority(self, rule: str, alert_severity: str) -> Priority:
         """The rule's priority: the first matching pattern, else P2 for a page, P3 otherwise."""

@@ -18,6 +18,7 @@ from streams.domain.incidents.model import (
     TimelineEntry,
 )
 from streams.domain.incidents.silences import Silence
+from streams.domain.incidents.statistics import Totals
 from streams.domain.stored import StoredState
 from streams.wire.alerts import Alert
 from streams.wire.incidents import IncidentAlert
@@ -74,6 +75,7 @@ class BookMeta(msgspec.Struct, kw_only=True):
     silences: dict[str, Silence] = {}
     silenced: dict[str, Alert] = {}
     suppressed: dict[str, SuppressedAlert] | list[SuppressedAlert] = {}  # (a list at first)
+    retired: dict[str, Totals] = {}  # statistics of the incidents retention removed, by service
 
 
 def incident_record(incident: Incident) -> StoredState:
@@ -103,7 +105,8 @@ def book_meta(book: IncidentBook) -> StoredState:
         silenced=book.silenced,
         suppressed={a.id: SuppressedAlert(**msgspec.structs.asdict(a.export()),
                                           series_key=book.suppressed_series.get(a.id, ""))
-                    for a in book.suppressed.values()}))
+                    for a in book.suppressed.values()},
+        retired=book.retired.totals))
     assert isinstance(meta, dict)
     return meta
 
@@ -119,6 +122,7 @@ def restore_book(book: IncidentBook, meta: object, records: Iterable[object]) ->
                   else stored.suppressed)
     book.suppressed_series = {a.id: a.series_key for a in suppressed}
     book.suppressed = {a.id: _state(a) for a in suppressed}
+    book.retired.totals = dict(stored.retired)
     book.incidents = {}
     for record in records:
         incident = incident_from_record(record)

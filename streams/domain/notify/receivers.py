@@ -60,6 +60,8 @@ class NotifyConfig:
         level's receivers instead (the route's receiver has been told already). Receivers
         paged by the escalation levels reached (`escalation`: each level's receiver names)
         also hear of the acknowledgement and the resolution."""
+        if incident.event == "retired":
+            return []  # retention: the record leaves, nothing happened to the incident
         if incident.event == "escalated":
             names = incident.notify or []
             return [self.receivers[name] for name in names if name in self.receivers]

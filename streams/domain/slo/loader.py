@@ -34,7 +34,7 @@ DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
-_INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
+_INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit", "retention"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
 _POLICY_KEYS = {"warn_below", "freeze_below", "exceptions"}
@@ -264,6 +264,10 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
     reopen = default.reopen_within
     if "reopen_within" in value:
         reopen = _duration(value["reopen_within"], f"{path}.reopen_within", problems) or reopen
+    retention = default.retention
+    if "retention" in value:
+        retention = (_duration(value["retention"], f"{path}.retention", problems)
+                     or retention)
     levels: list[EscalationLevel] = []
     repeat = 0
     escalation = value.get("escalation")
@@ -289,7 +293,7 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
         problems.add(f"{path}.inhibit", f"must be true or false, got {_show(inhibit)}")
         inhibit = default.inhibit
     return IncidentPolicy(severity=severity, escalation=tuple(levels), repeat=repeat,
-                          reopen_within=reopen, inhibit=inhibit)
+                          reopen_within=reopen, inhibit=inhibit, retention=retention)
 
 
 def _escalation_level(raw: object, path: str, problems: _Problems) -> EscalationLevel | None:

@@ -259,7 +259,8 @@ def test_a_bad_incidents_section_names_every_problem_with_its_path() -> None:
   paging: true
 """)
     assert error.value.problems == [
-        "incidents.paging: unknown key (allowed: escalation, inhibit, reopen_within, severity)",
+        "incidents.paging: unknown key (allowed: escalation, inhibit, reopen_within, retention, "
+            "severity)",
         "incidents.severity.page-fast: must be P1, P2 or P3, got 'P0'",
         "incidents.reopen_within: must be a duration such as 5m, 1h or 30d, got 'soon'",
         "incidents.escalation.repeat: must be >= 0, got -1",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
+import msgspec
+import orjson
 
 from streams.domain.notify.receivers import Payload, Receiver
 from streams.wire.codec import encode
@@ -62,7 +64,9 @@ async def send(session: aiohttp.ClientSession, receiver: Receiver, body: Payload
     headers = {"Content-Type": "application/json", "Idempotency-Key": key,
                "User-Agent": "sre-streams"}
     try:
-        async with session.post(receiver.url, data=encode(body), headers=headers,
+        data = (encode(body) if isinstance(body, msgspec.Struct)
+                else orjson.dumps(msgspec.to_builtins(body)))  # (a list: Alertmanager's alerts)
+        async with session.post(receiver.url, data=data, headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             text = (await response.text(errors="replace"))[:1000]
             status = response.status

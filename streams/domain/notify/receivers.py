@@ -1,7 +1,8 @@
 """Where incident events go and in what shape: receivers, routes and payload formats.
 
 Pure: the HTTP delivery (retries, rate limits) lives in `streams.integrations.delivery`.
-Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text, raw JSON.
+Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text, raw JSON,
+and alerts posted to an Alertmanager's own API (`alertmanager_api`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 
 from msgspec import UNSET
 
+from streams.domain.notify.alertmanager_api import PostableAlert, alertmanager_alerts
 from streams.domain.notify.payloads import (
     AlertmanagerAlert,
     AlertmanagerWebhook,
@@ -25,7 +27,7 @@ from streams.domain.notify.payloads import (
 )
 from streams.wire.incidents import IncidentEvent
 
-Format = Literal["pagerduty", "alertmanager", "slack", "raw"]
+Format = Literal["pagerduty", "alertmanager", "slack", "raw", "alertmanager_api"]
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 PAGERDUTY_SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning"}
 
@@ -38,6 +40,7 @@ class Receiver:
     routing_key: str | None = None  # PagerDuty integration key (a secret: never logged)
     routing_key_env: str | None = None  # ... or the environment variable that holds it
     rate_per_minute: int = 120  # PagerDuty documents about 120 events a minute per key
+    resend: float = 60.0  # alertmanager_api: seconds between re-sends of firing alerts
 
     def __repr__(self) -> str:  # keeps the routing key out of logs and tracebacks
         return f"Receiver(name={self.name!r}, format={self.format!r}, url={self.url!r})"
@@ -85,12 +88,16 @@ def delivery_key(incident: IncidentEvent, receiver: str, seq: int) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-Payload = PagerDutyEvent | AlertmanagerWebhook | SlackMessage | IncidentEvent
+Payload = (PagerDutyEvent | AlertmanagerWebhook | SlackMessage | IncidentEvent
+           | list[PostableAlert])
 
 
-def payload(receiver: Receiver, incident: IncidentEvent,
-            routing_key: str | None) -> Payload | None:
-    """The body for this receiver, or None when the event means nothing to it."""
+def payload(receiver: Receiver, incident: IncidentEvent, routing_key: str | None, *,
+            now: float = 0.0, api_url: str = "") -> Payload | None:
+    """The body for this receiver, or None when the event means nothing to it (`now` and the
+    worker's `api_url`: for Alertmanager's API, a firing alert's `endsAt` and `generatorURL`)."""
+    if receiver.format == "alertmanager_api":
+        return alertmanager_alerts(incident, now, receiver.resend, api_url) or None
     if receiver.format == "pagerduty":
         return _pagerduty(incident, routing_key)
     if receiver.format == "alertmanager":

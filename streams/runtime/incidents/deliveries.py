@@ -8,6 +8,7 @@ incident processor (`IncidentProcessor.record`), which stores them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 
 import aiohttp
@@ -31,8 +32,9 @@ def receiver_queues(pending: Mapping[str, Delivery]) -> dict[str, list[Delivery]
 class DeliveryScheduler:
     """HTTP attempts of pending deliveries, within each receiver's rate limit."""
 
-    def __init__(self, notify: NotifyConfig) -> None:
+    def __init__(self, notify: NotifyConfig, api_url: str = "") -> None:
         self.notify = notify
+        self.api_url = api_url  # the worker's API (Alertmanager's generatorURL)
         self.limiter = RateLimiter()
 
     async def attempt(self, session: aiohttp.ClientSession,
@@ -54,7 +56,7 @@ class DeliveryScheduler:
                 break
             key = secret(receiver.routing_key_env) if receiver.routing_key_env else (
                 receiver.routing_key)
-            body = payload(receiver, delivery.event, key)
+            body = payload(receiver, delivery.event, key, now=time.time(), api_url=self.api_url)
             if body is None:
                 done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
                 continue

@@ -51,15 +51,21 @@ def call(method: str, url: str, body: object = None, token: str | None = None,
     return asyncio.run(run())
 
 
-def get(url: str, within: float = 60.0) -> tuple[int, Any]:
-    """A GET as a client should make it: a 503 ("leadership moved; retry") is retried, since the
-    lead can move to the other worker whenever one misses heartbeats on a loaded machine."""
+def retried(method: str, url: str, body: object = None, token: str | None = None,
+            within: float = 60.0) -> tuple[int, Any]:
+    """A request as a client should make it: a 503 ("no leader yet ... retry shortly") is
+    retried, since the lead can move to the other worker whenever one misses heartbeats on a
+    loaded machine (nothing was stored: the leader answers 503 before it stores anything)."""
     deadline = time.monotonic() + within
     while True:
-        status, body = call("GET", url)
+        status, answer = call(method, url, body, token=token)
         if status != 503 or time.monotonic() > deadline:
-            return status, body
+            return status, answer
         time.sleep(0.5)
+
+
+def get(url: str) -> tuple[int, Any]:
+    return retried("GET", url)
 
 
 def gates(live: Live, service: str = "checkout", **query: str) -> list[dict[str, Any]]:
@@ -120,7 +126,7 @@ def test_the_gate_follows_the_budget_from_either_worker_with_overrides_and_viola
     send(live, live.settings.topics.deploys,
          {"ts": format_ts(time.time()), "service": "checkout", "version": "v1"})
     expires = time.time() + 20
-    status, created = call("POST", f"{live.api['w2']}/v1/gates/checkout/overrides", {
+    status, created = retried("POST", f"{live.api['w2']}/v1/gates/checkout/overrides", {
         "approver": "vp-eng", "reason": "fix for the outage", "expires_at": format_ts(expires)},
         token=TOKEN)
     assert status == 201, created

@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     # The options are accepted after the action too (`incidents stats --json`).
     common = _options(argparse.SUPPRESS)
-    actions.add_parser("list", help="every incident, newest first (the default)", parents=[common])
+    actions.add_parser("list", help="every incident retained, newest first (the default)", parents=[common])
     show = actions.add_parser("show", help="one incident with its timeline", parents=[common])
     show.add_argument("id")
     actions.add_parser("stats", help="MTTA, MTTR, time to detect, counts by severity",
@@ -103,7 +103,8 @@ def statistics(incidents: Iterable[IncidentEvent]) -> IncidentStatistics:
     """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
     return incident_statistics(
         IncidentTimes(i.service, i.severity, i.status == "resolved", parse_ts(i.opened_at),
-                      _instant(i.acknowledged_at), _instant(i.resolved_at), i.detected_after)
+                      _instant(i.acknowledged_at), _instant(i.resolved_at), i.detected_after,
+                      _instant(i.mitigated_at or None))
         for i in incidents)
 
 
@@ -217,7 +218,8 @@ def run(args: argparse.Namespace, settings_for: Any, stdout: BinaryIO, stderr: T
         stats = statistics(incidents.values())
         _write(stdout, builtins(stats) if args.json else None, _stats_text(stats))
         return 0
-    ordered = sorted(incidents.values(), key=lambda i: i.opened_at, reverse=True)
+    ordered = sorted((i for i in incidents.values() if i.event != "retired"),
+                     key=lambda i: i.opened_at, reverse=True)  # retired: past retention
     if args.json:
         stdout.write(b"".join(encode(i) + b"\n" for i in ordered))
     else:
@@ -236,7 +238,8 @@ def _show(i: IncidentEvent) -> str:
     lines = [f"{i.id}  {i.severity}  {i.status}  {i.title}",
              f"  service {i.service}, slo {i.slo}, series {i.series}",
              f"  opened {i.opened_at}, acknowledged {i.acknowledged_at or '-'}, "
-             f"resolved {i.resolved_at or '-'}, assignee {i.assignee or '-'}, "
+             f"mitigated {i.mitigated_at or '-'}, resolved {i.resolved_at or '-'}, "
+             f"assignee {i.assignee or '-'}, "
              f"escalation level {i.escalation_level}",
              "  alerts:"]
     lines += [f"    {a.rule:<12} {a.status:<9} since {a.started_at}" for a in i.alerts]
@@ -248,8 +251,10 @@ def _stats_text(stats: IncidentStatistics) -> str:
         def minutes(value: float | None) -> str:
             return "-" if value is None else f"{value / 60:.1f} min"
         severity = " ".join(f"{k}={v}" for k, v in s.by_severity.items())
-        return (f"{name:<20} {s.incidents:>4} incidents ({s.open} open)  {severity}  "
-                f"MTTA {minutes(s.mtta_seconds)}  MTTR {minutes(s.mttr_seconds)}  "
+        return (f"{name:<20} {s.incidents:>4} incidents ({s.open} open, {s.mitigated} "
+                f"mitigated)  {severity}  MTTA {minutes(s.mtta_seconds)}  "
+                f"MTTR to mitigate {minutes(s.time_to_mitigate_seconds)}  "
+                f"MTTR to resolve {minutes(s.time_to_resolve_seconds)}  "
                 f"MTTD {minutes(s.mttd_seconds)}")
     return "\n".join([row("overall", stats.overall),
                       *(row(name, s) for name, s in stats.services.items())]) + "\n"

@@ -30,6 +30,9 @@ def render_incident(incident: IncidentEvent) -> str:
     if event == "escalated":
         notify = [] if isinstance(incident.notify, msgspec.UnsetType) else incident.notify
         detail = f"  level {incident.escalation_level} -> {', '.join(notify)}"
+    elif event == "mitigated":
+        still = sorted(a.rule for a in incident.alerts if a.status == "firing")
+        detail = f"  pages ended; still firing: {', '.join(still) or '-'}"
     elif event == "resolved":
         detail = (f"  budget consumed {100 * incident.error_budget_consumed:.2f}%, "
                   f"{incident.bad_events or 0:,} failed requests")

@@ -216,6 +216,8 @@ async def _main(settings: Settings, out: TextIO, duration: float | None, tty: bo
     else:
         print("\nno incident resolved yet: no postmortem draft", file=out)
     resolved = sum(i.status == "resolved" for i in view.incidents.values())
+    mitigated = sum(i.status == "mitigated" for i in view.incidents.values())
     print(f"\nstopped: {view.sent:,} events sent, {len(view.firing)} alert(s) firing, "
-          f"{len(view.incidents)} incident(s) ({resolved} resolved)", file=out)
+          f"{len(view.incidents)} incident(s) ({resolved} resolved, {mitigated} mitigated)",
+          file=out)
     return code

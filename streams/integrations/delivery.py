@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
+import msgspec
+import orjson
 
 from streams.domain.notify.receivers import Payload, Receiver
 from streams.wire.codec import encode
@@ -59,7 +61,9 @@ class RateLimiter:
 async def send(session: aiohttp.ClientSession, receiver: Receiver, body: Payload,
                key: str, attempt: int, timeout: float = 10.0) -> Attempt:
     """One HTTP attempt; the outcome says what to do next."""
-    return await call(session, "POST", receiver.url, encode(body), key, attempt,
+    data = (encode(body) if isinstance(body, msgspec.Struct)
+            else orjson.dumps(msgspec.to_builtins(body)))  # (a list: Alertmanager's alerts)
+    return await call(session, "POST", receiver.url, data, key, attempt,
                       name=receiver.name, timeout=timeout)
 
 

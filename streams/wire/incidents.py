@@ -11,8 +11,9 @@ from streams.wire.alerts import AlertStatus
 from streams.wire.codec import decode
 from streams.wire.envelope import Envelope
 
-IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened"]
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
+IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved", "reopened",
+                         "mitigated", "retired"]
+IncidentStatus = Literal["open", "acknowledged", "mitigated", "resolved"]
 IncidentSeverity = Literal["P1", "P2", "P3"]
 
 
@@ -66,6 +67,7 @@ class IncidentEvent(Envelope, frozen=True, kw_only=True, tag="incident"):
     postmortem: str | UnsetType = UNSET  # resolutions: the draft, Markdown
     runbooks: list[SuggestedRunbook] | UnsetType = UNSET  # suggested runbooks that match
     by: str | UnsetType = UNSET  # changes an operator's command made: who issued it
+    mitigated_at: str | UnsetType = UNSET  # when its pages last stopped (absent: never, or paging)
 
 
 def decode_incident(data: bytes | str) -> IncidentEvent:

@@ -182,6 +182,20 @@ def send(live: Live, topic: str, *messages: Message) -> None:
     asyncio.run(run())
 
 
+def send_keyed(live: Live, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Raw (key, value) messages to a topic, in order."""
+    async def run() -> None:
+        producer = AIOKafkaProducer(**client_options(live.settings))
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
 def send_requests(live: Live, messages: list[tuple[bytes, bytes]]) -> None:
     """Raw (key, value) messages to the input topic, as a producer keying by service sends
     them; values up to 4 MiB, so a test can send one over the worker's own size limit."""

@@ -12,6 +12,7 @@ import heapq
 import msgspec
 from msgspec import UNSET
 
+from streams.domain.incidents.mitigation import is_mitigation, is_repage, mitigate, repage
 from streams.domain.incidents.model import (
     COMMANDS,
     AlertState,
@@ -28,10 +29,12 @@ from streams.domain.incidents.model import (
     series_key,
 )
 from streams.domain.incidents.records import book_meta, incident_record, restore_book
+from streams.domain.incidents.retention import Retired
 from streams.domain.incidents.silences import Silence, alert_facts, silence_of
 from streams.domain.incidents.statistics import (
     IncidentStatistics,
     IncidentTimes,
+    Totals,
     incident_statistics,
 )
 from streams.domain.timestamps import format_ts, parse_ts
@@ -71,6 +74,7 @@ class IncidentBook:
         self.suppressed_series: dict[str, str] = {}  # ... their series keys
         self.silenced: dict[str, Alert] = {}  # suppressed alert id -> its alert event
         self._timers: list[tuple[float, str]] = []  # heap of (escalation due, incident id)
+        self.retired = Retired(self.policy.retention)  # resolutions due to leave, and totals
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -123,10 +127,18 @@ class IncidentBook:
                 before = incident.priority
                 incident.priority = priority
                 incident.note(at, "severity", f"severity raised from {before} to {priority}")
+            if is_repage(incident, state):
+                repage(incident, state, at)
+                incident.escalation_due = self._next_due(incident, at)
+                self._schedule(incident)
+                return [*events, self._event(incident, "reopened", at)]
             return [*events, self._event(incident, "updated", at)]
         incident.note(at, "alert", f"{state.rule} resolved")
         if not incident.firing:
             return events + self._resolve(incident, at, "all alerts resolved", None)
+        if is_mitigation(incident, state):
+            mitigate(incident, at)
+            return [*events, self._event(incident, "mitigated", at)]
         return [*events, self._event(incident, "updated", at)]
 
     def on_command(self, command: Command) -> list[IncidentEvent]:
@@ -226,6 +238,22 @@ class IncidentBook:
                 events.append(self._event(incident, "escalated", when, notify=list(level.notify)))
                 incident.escalation_due = self._next_due(incident, when)
             self._schedule(incident)
+        return events + self._retire(now)
+
+    def _retire(self, now: float) -> list[IncidentEvent]:
+        """Resolved incidents past retention leave the book; their statistics stay behind."""
+        events = []
+        for incident in self.retired.expired(self.incidents, now):
+            totals = Totals()
+            totals.count(_times(incident))
+            self.retired.retire(totals, incident.service)
+            assert incident.resolved_at is not None
+            events.append(self._event(incident, "retired",
+                                      incident.resolved_at + self.retired.retention))
+            del self.incidents[incident.id]
+            key = series_key(incident.slo, incident.series)
+            if self.by_series.get(key) == incident.id:
+                del self.by_series[key]
         return events
 
     def _schedule(self, incident: Incident) -> None:
@@ -238,6 +266,7 @@ class IncidentBook:
         self._timers = [(i.escalation_due, i.id) for i in self.incidents.values()
                         if i.escalation_due is not None]
         heapq.heapify(self._timers)
+        self.retired.rebuild(self.incidents.values())
 
     def active_silences(self) -> list[Silence]:
         return sorted(self.silences.values(), key=lambda s: s.until)
@@ -294,6 +323,7 @@ class IncidentBook:
                 alert: Alert) -> list[IncidentEvent]:
         incident.status = Status.OPEN
         incident.resolved_at = None
+        incident.mitigated_at = None
         incident.acknowledged_at = None
         incident.reopened += 1
         incident.escalation_level = 0
@@ -312,6 +342,7 @@ class IncidentBook:
         incident.resolved_at = at
         incident.escalation_due = None
         incident.note(at, "resolved", why, by)
+        self.retired.watch(incident)
         return [self._event(incident, "resolved", at)]
 
     def _next_due(self, incident: Incident, since: float) -> float | None:
@@ -349,11 +380,10 @@ class IncidentBook:
         return [a for a in found.values() if a.status == "firing"]
 
     def stats(self) -> IncidentStatistics:
-        """MTTA, MTTR, time to detect and counts by severity, overall and per service."""
-        return incident_statistics(
-            IncidentTimes(i.service, i.priority.value, i.status is Status.RESOLVED, i.opened_at,
-                          i.acknowledged_at, i.resolved_at, i.detected_after)
-            for i in self.incidents.values())
+        """MTTA, time to mitigate, time to resolve (MTTR), time to detect and counts by
+        severity, overall and per service."""
+        return incident_statistics((_times(i) for i in self.incidents.values()),
+                                   self.retired.totals)
 
 
 def incident_event(incident: Incident, event: IncidentChange, at: float,
@@ -365,13 +395,19 @@ def incident_event(incident: Incident, event: IncidentChange, at: float,
         slo=incident.slo, series=dict(incident.series),
         alerts=[a.export() for a in incident.alerts.values()],
         opened_at=format_ts(incident.opened_at), acknowledged_at=_ts(incident.acknowledged_at),
-        resolved_at=_ts(incident.resolved_at), escalation_level=incident.escalation_level,
+        resolved_at=_ts(incident.resolved_at), mitigated_at=_ts(incident.mitigated_at) or UNSET,
+        escalation_level=incident.escalation_level,
         assignee=incident.assignee, at=format_ts(at), labels=dict(incident.labels),
         error_budget_remaining=incident.budget_now,
         error_budget_consumed=max(0.0, incident.budget_at_open - incident.budget_now),
         bad_events=incident.bad_events, detected_after=incident.detected_after,
         runbook_url=incident.runbook_url or UNSET,
         notify=notify if notify is not None else UNSET)
+
+
+def _times(i: Incident) -> IncidentTimes:
+    return IncidentTimes(i.service, i.priority.value, i.status is Status.RESOLVED, i.opened_at,
+                         i.acknowledged_at, i.resolved_at, i.detected_after, i.mitigated_at)
 
 
 def _firing_text(state: AlertState, alert: Alert) -> str:

@@ -29,6 +29,7 @@ class Priority(StrEnum):
 class Status(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"  # no page fires any more; open at ticket level until resolved
     RESOLVED = "resolved"
 
 
@@ -48,6 +49,7 @@ class IncidentPolicy:
     repeat: int = 0  # times the escalation chain starts over after its last level
     reopen_within: float = 3600.0  # an alert firing this soon after resolution reopens
     inhibit: bool = True  # tickets of a series whose page fires neither open nor notify
+    retention: float = 30 * 86400.0  # resolved incidents older than this (event time) leave
 
     def priority(self, rule: str, alert_severity: str) -> Priority:
         """The rule's priority: the first matching pattern, else P2 for a page, P3 otherwise."""
@@ -119,6 +121,7 @@ class Incident:
     runbook_url: str | None = None
     acknowledged_at: float | None = None
     resolved_at: float | None = None
+    mitigated_at: float | None = None  # when its pages last stopped (None: paging, or never)
     assignee: str | None = None
     escalation_level: int = 0  # levels notified so far (0: only the opening notification)
     escalation_due: float | None = None
@@ -128,6 +131,7 @@ class Incident:
     budget_now: float = 1.0
     detected_after: float | None = None  # seconds from burn onset to the opening page
     reopened: int = 0
+    repaged: int = 0  # times a page fired again while it was mitigated
     bad_at_open: int | None = None  # bad events in the budget period, at opening
     bad_now: int | None = None  # ... and at the latest alert
     peak_burn_long: float = 0.0  # highest burn rates any of its alerts reported

@@ -51,6 +51,9 @@ def postmortem_markdown(incident: Incident, deploys: list[DeployRecord] | None =
         f"**Opened:** {format_ts(incident.opened_at)}  ",
         f"**Resolved:** {format_ts(resolved) if resolved is not None else 'not yet'}"
         f"{f' ({_duration(lasted)})' if lasted is not None else ''}  ",
+        *([f"**Mitigated:** {format_ts(incident.mitigated_at)} "
+           f"({_duration(incident.mitigated_at - incident.opened_at)}: the pages stopped)  "]
+          if incident.mitigated_at is not None else []),
         f"**Owner:** {incident.assignee or 'unassigned'}",
         "",
         "## Summary",

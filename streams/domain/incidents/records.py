@@ -18,6 +18,7 @@ from streams.domain.incidents.model import (
     TimelineEntry,
 )
 from streams.domain.incidents.silences import Silence
+from streams.domain.incidents.statistics import Totals
 from streams.domain.stored import StoredState
 from streams.wire.alerts import Alert
 from streams.wire.incidents import IncidentAlert
@@ -41,6 +42,7 @@ class IncidentRecord(msgspec.Struct, kw_only=True):
     runbook_url: str | None = None
     acknowledged_at: float | None = None
     resolved_at: float | None = None
+    mitigated_at: float | None = None
     assignee: str | None = None
     escalation_level: int = 0
     escalation_due: float | None = None
@@ -50,6 +52,7 @@ class IncidentRecord(msgspec.Struct, kw_only=True):
     budget_now: float = 1.0
     detected_after: float | None = None
     reopened: int = 0
+    repaged: int = 0
     bad_at_open: int | None = None
     bad_now: int | None = None
     peak_burn_long: float = 0.0
@@ -72,6 +75,7 @@ class BookMeta(msgspec.Struct, kw_only=True):
     silences: dict[str, Silence] = {}
     silenced: dict[str, Alert] = {}
     suppressed: dict[str, SuppressedAlert] | list[SuppressedAlert] = {}  # (a list at first)
+    retired: dict[str, Totals] = {}  # statistics of the incidents retention removed, by service
 
 
 def incident_record(incident: Incident) -> StoredState:
@@ -101,7 +105,8 @@ def book_meta(book: IncidentBook) -> StoredState:
         silenced=book.silenced,
         suppressed={a.id: SuppressedAlert(**msgspec.structs.asdict(a.export()),
                                           series_key=book.suppressed_series.get(a.id, ""))
-                    for a in book.suppressed.values()}))
+                    for a in book.suppressed.values()},
+        retired=book.retired.totals))
     assert isinstance(meta, dict)
     return meta
 
@@ -117,6 +122,7 @@ def restore_book(book: IncidentBook, meta: object, records: Iterable[object]) ->
                   else stored.suppressed)
     book.suppressed_series = {a.id: a.series_key for a in suppressed}
     book.suppressed = {a.id: _state(a) for a in suppressed}
+    book.retired.totals = dict(stored.retired)
     book.incidents = {}
     for record in records:
         incident = incident_from_record(record)

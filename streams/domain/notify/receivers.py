@@ -1,7 +1,8 @@
 """Where incident events go and in what shape: receivers, routes and payload formats.
 
 Pure: the HTTP delivery (retries, rate limits) lives in `streams.integrations.delivery`.
-Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text, raw JSON.
+Formats: PagerDuty Events API v2, Alertmanager webhook v4, Slack-compatible text, raw JSON,
+and alerts posted to an Alertmanager's own API (`alertmanager_api`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 
 from msgspec import UNSET
 
+from streams.domain.notify.alertmanager_api import PostableAlert, alertmanager_alerts
 from streams.domain.notify.payloads import (
     AlertmanagerAlert,
     AlertmanagerWebhook,
@@ -25,7 +27,7 @@ from streams.domain.notify.payloads import (
 )
 from streams.wire.incidents import IncidentEvent
 
-Format = Literal["pagerduty", "alertmanager", "slack", "raw"]
+Format = Literal["pagerduty", "alertmanager", "slack", "raw", "alertmanager_api"]
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 PAGERDUTY_SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning"}
 
@@ -38,6 +40,7 @@ class Receiver:
     routing_key: str | None = None  # PagerDuty integration key (a secret: never logged)
     routing_key_env: str | None = None  # ... or the environment variable that holds it
     rate_per_minute: int = 120  # PagerDuty documents about 120 events a minute per key
+    resend: float = 60.0  # alertmanager_api: seconds between re-sends of firing alerts
 
     def __repr__(self) -> str:  # keeps the routing key out of logs and tracebacks
         return f"Receiver(name={self.name!r}, format={self.format!r}, url={self.url!r})"
@@ -60,6 +63,8 @@ class NotifyConfig:
         level's receivers instead (the route's receiver has been told already). Receivers
         paged by the escalation levels reached (`escalation`: each level's receiver names)
         also hear of the acknowledgement and the resolution."""
+        if incident.event == "retired":
+            return []  # retention: the record leaves, nothing happened to the incident
         if incident.event == "escalated":
             names = incident.notify or []
             return [self.receivers[name] for name in names if name in self.receivers]
@@ -70,7 +75,7 @@ class NotifyConfig:
             if all(facts.get(k) == v for k, v in route.match):
                 chosen.append(route.receiver)
                 break
-        if incident.event in {"acknowledged", "resolved"} and escalation:
+        if incident.event in {"acknowledged", "mitigated", "resolved"} and escalation:
             for level in range(incident.escalation_level):
                 chosen += [n for n in escalation[level % len(escalation)] if n not in chosen]
         return [self.receivers[name] for name in chosen if name in self.receivers]
@@ -83,12 +88,16 @@ def delivery_key(incident: IncidentEvent, receiver: str, seq: int) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-Payload = PagerDutyEvent | AlertmanagerWebhook | SlackMessage | IncidentEvent
+Payload = (PagerDutyEvent | AlertmanagerWebhook | SlackMessage | IncidentEvent
+           | list[PostableAlert])
 
 
-def payload(receiver: Receiver, incident: IncidentEvent,
-            routing_key: str | None) -> Payload | None:
-    """The body for this receiver, or None when the event means nothing to it."""
+def payload(receiver: Receiver, incident: IncidentEvent, routing_key: str | None, *,
+            now: float = 0.0, api_url: str = "") -> Payload | None:
+    """The body for this receiver, or None when the event means nothing to it (`now` and the
+    worker's `api_url`: for Alertmanager's API, a firing alert's `endsAt` and `generatorURL`)."""
+    if receiver.format == "alertmanager_api":
+        return alertmanager_alerts(incident, now, receiver.resend, api_url) or None
     if receiver.format == "pagerduty":
         return _pagerduty(incident, routing_key)
     if receiver.format == "alertmanager":
@@ -99,13 +108,16 @@ def payload(receiver: Receiver, incident: IncidentEvent,
 
 
 PAGERDUTY_ACTIONS = {"opened": "trigger", "reopened": "trigger", "escalated": "trigger",
-                     "acknowledged": "acknowledge", "resolved": "resolve"}
+                     "acknowledged": "acknowledge", "mitigated": "resolve",
+                     "resolved": "resolve"}
 
 
 def _pagerduty(incident: IncidentEvent, routing_key: str | None) -> PagerDutyEvent | None:
     action = PAGERDUTY_ACTIONS.get(incident.event)
     if action is None:
         return None  # updates: PagerDuty keeps the first trigger's details
+    if incident.event == "resolved" and isinstance(incident.mitigated_at, str):
+        return None  # resolved in PagerDuty at the mitigation already
     if action != "trigger":
         return PagerDutyEvent(routing_key=routing_key, event_action=action, dedup_key=incident.id)
     details = PagerDutyDetails(
@@ -138,7 +150,7 @@ def _alertmanager(incident: IncidentEvent) -> AlertmanagerWebhook:
     labels = {**incident.labels, **incident.series, "alertname": incident.slo,
               "service": incident.service, "severity": incident.severity,
               "incident": incident.id}
-    annotations = {"summary": incident.title}
+    annotations = {"summary": incident.title, "incident_status": incident.status}
     if incident.runbook_url:
         annotations["runbook_url"] = incident.runbook_url
     status = "resolved" if incident.status == "resolved" else "firing"

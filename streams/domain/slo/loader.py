@@ -50,7 +50,7 @@ API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 _TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify", "toil"}
-_INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
+_INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit", "retention"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
 _POLICY_KEYS = {"warn_below", "freeze_below", "exceptions"}
@@ -205,11 +205,11 @@ def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:
 
 
 def _receiver(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Receiver | None:
-    _unknown_keys(raw, {"name", "pagerduty", "webhook"}, path, problems)
+    _unknown_keys(raw, {"name", "pagerduty", "webhook", "alertmanager_api"}, path, problems)
     name = _string(raw.get("name", _UNSET), f"{path}.name", problems)
-    kinds = [k for k in ("pagerduty", "webhook") if k in raw]
+    kinds = [k for k in ("pagerduty", "webhook", "alertmanager_api") if k in raw]
     if len(kinds) != 1:
-        problems.add(path, "needs exactly one of pagerduty or webhook")
+        problems.add(path, "needs exactly one of pagerduty, webhook or alertmanager_api")
         return None
     where = f"{path}.{kinds[0]}"
     spec = raw[kinds[0]]
@@ -234,6 +234,8 @@ def _receiver(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Receive
         if name is None or url is None or rate is None:
             return None
         return Receiver(name, "pagerduty", url, key, env, rate)
+    if kinds[0] == "alertmanager_api":
+        return _alertmanager_api(name, spec, where, problems)
     _unknown_keys(spec, {"url", "format", "rate_per_minute"}, where, problems)
     url = _string(spec.get("url", _UNSET), f"{where}.url", problems)
     fmt = spec.get("format", "raw")
@@ -275,6 +277,10 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
     reopen = default.reopen_within
     if "reopen_within" in value:
         reopen = _duration(value["reopen_within"], f"{path}.reopen_within", problems) or reopen
+    retention = default.retention
+    if "retention" in value:
+        retention = (_duration(value["retention"], f"{path}.retention", problems)
+                     or retention)
     levels: list[EscalationLevel] = []
     repeat = 0
     escalation = value.get("escalation")
@@ -300,7 +306,25 @@ def _incidents(value: object, path: str, problems: _Problems) -> IncidentPolicy:
         problems.add(f"{path}.inhibit", f"must be true or false, got {_show(inhibit)}")
         inhibit = default.inhibit
     return IncidentPolicy(severity=severity, escalation=tuple(levels), repeat=repeat,
-                          reopen_within=reopen, inhibit=inhibit)
+                          reopen_within=reopen, inhibit=inhibit, retention=retention)
+
+
+def _alertmanager_api(name: str | None, spec: Mapping[Any, Any], where: str,
+                      problems: _Problems) -> Receiver | None:
+    """`alertmanager_api: {url, resend, rate_per_minute}`: alerts posted to an Alertmanager's
+    `/api/v2/alerts` (`url` is the Alertmanager's base URL), re-sent every `resend`."""
+    _unknown_keys(spec, {"url", "resend", "rate_per_minute"}, where, problems)
+    url = _string(spec.get("url", _UNSET), f"{where}.url", problems)
+    resend = _duration(spec.get("resend", "1m"), f"{where}.resend", problems)
+    rate = _count(spec.get("rate_per_minute", 600), f"{where}.rate_per_minute", problems, minimum=1)
+    if name is None or url is None or resend is None or rate is None:
+        return None
+    if not url.startswith(("http://", "https://")):
+        problems.add(f"{where}.url", f"must be an http(s) URL, got {_show(url)}")
+        return None
+    base = url.rstrip("/").removesuffix("/api/v2/alerts")
+    return Receiver(name, "alertmanager_api", f"{base}/api/v2/alerts", rate_per_minute=rate,
+                    resend=resend)
 
 
 def _escalation_level(raw: object, path: str, problems: _Problems) -> EscalationLevel | None:

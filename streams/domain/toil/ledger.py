@@ -1,8 +1,9 @@
 """The toil ledger: work as typed in, and the on-call work derived from incidents.
 
-Incident work is derived, not typed in. For each incident, the span from its acknowledgement to
-its mitigation (or to its resolution where it was never mitigated; to the end of the window
-while it is still being worked) is on-call toil of the incident's team (the SLO's `team` label,
+Incident work is derived, not typed in. For each incident, each span from an acknowledgement to
+the mitigation that follows (or to its resolution where it was not mitigated; to the end of the
+window while it is still being worked; a page firing again during a mitigation starts a new
+span at its next acknowledgement) is on-call toil of the incident's team (the SLO's `team` label,
 else its service). Each page (an incident opening or reopening), each escalation and each
 operator command is an interrupt, costing `interrupt_minutes` beyond the span.
 """
@@ -47,31 +48,63 @@ def team_of(incident: IncidentEvent) -> str:
     return incident.labels.get("team") or incident.service
 
 
+ENDED = frozenset({"mitigated", "resolved"})
+
+
+def span_key(change: IncidentEvent) -> str:
+    """One acknowledged stretch of an incident (a re-page after a mitigation starts another)."""
+    return f"{change.id}@{change.acknowledged_at}"
+
+
+def span(change: IncidentEvent, until: float | None = None) -> WorkItem | None:
+    """The acknowledged span a change ends (a mitigation or a resolution), or, with `until`,
+    the span of an incident still being worked up to then."""
+    if change.acknowledged_at is None:
+        return None
+    start = parse_ts(change.acknowledged_at)
+    if change.event in ENDED:
+        ended = change.mitigated_at or change.resolved_at
+        end = parse_ts(ended) if ended else parse_ts(change.at)
+    elif until is not None and change.status != "resolved":
+        end = until
+    else:
+        return None
+    if end <= start:
+        return None
+    return WorkItem(end, team_of(change), change.assignee or "on-call",
+                    INCIDENT_RESPONSE.format(slo=change.slo), (end - start) / 60.0, "toil",
+                    "incident", change.id)
+
+
+def interrupt(change: IncidentEvent, minutes: float) -> WorkItem | None:
+    """The interrupt a change is for a person: a page, an escalation, a command."""
+    kind = INTERRUPTS.get(change.event)
+    by = change.by if isinstance(change.by, str) else None  # the operator behind a command
+    if kind is None and by is not None:
+        kind = "command"
+    if kind is None:
+        return None
+    return WorkItem(parse_ts(change.at), team_of(change), by or change.assignee or "on-call",
+                    f"interrupt: {kind}", minutes, "toil", "page", change.id)
+
+
 def incident_work(changes: Iterable[IncidentEvent], interrupt_minutes: float,
                   until: float) -> list[WorkItem]:
     """The on-call toil and interrupts in a stream of incident changes (in the topic's order)."""
     items: list[WorkItem] = []
+    counted: set[str] = set()
     last: dict[str, IncidentEvent] = {}
     for change in changes:
         last[change.id] = change
-        interrupt = INTERRUPTS.get(change.event)
-        by = getattr(change, "by", UNSET)  # the operator behind a command's change
-        if interrupt is None and isinstance(by, str):
-            interrupt = "command"
-        if interrupt is None:
-            continue
-        who = by if isinstance(by, str) else (change.assignee or "on-call")
-        items.append(WorkItem(parse_ts(change.at), team_of(change), who, f"interrupt: {interrupt}",
-                              interrupt_minutes, "toil", "page", change.id))
-    for incident in last.values():
-        if incident.acknowledged_at is None:
-            continue
-        start = parse_ts(incident.acknowledged_at)
-        ended = getattr(incident, "mitigated_at", None) or incident.resolved_at
-        end = parse_ts(ended) if ended else until
-        if end <= start:
-            continue
-        items.append(WorkItem(end, team_of(incident), incident.assignee or "on-call",
-                              INCIDENT_RESPONSE.format(slo=incident.slo), (end - start) / 60.0,
-                              "toil", "incident", incident.id))
+        found = interrupt(change, interrupt_minutes)
+        if found is not None:
+            items.append(found)
+        worked = span(change)
+        if worked is not None and span_key(change) not in counted:
+            counted.add(span_key(change))
+            items.append(worked)
+    for change in last.values():  # still being worked at the end of the window
+        worked = span(change, until)
+        if worked is not None and change.event not in ENDED and span_key(change) not in counted:
+            items.append(worked)
     return items

@@ -17,7 +17,7 @@ from typing import Any
 from streams.domain.stored import StoredState
 from streams.domain.timestamps import format_ts
 from streams.domain.toil.config import ToilConfig
-from streams.domain.toil.ledger import WorkItem, incident_work
+from streams.domain.toil.ledger import WorkItem, interrupt, span, span_key
 from streams.domain.toil.report import toil_report
 from streams.wire.alerts import Alert
 from streams.wire.incidents import IncidentEvent
@@ -26,7 +26,6 @@ DAY = 86400.0
 WINDOW_DAYS = 28
 KEEP_DAYS = WINDOW_DAYS + 7
 CAP_RULE = "toil-cap"
-ENDED = frozenset({"mitigated", "resolved"})
 
 Key = tuple[str, str, str, str, str]  # team, task, kind, source, outcome ("" when none)
 
@@ -42,7 +41,7 @@ class LiveToil:
         self.config = config
         self.days: dict[int, dict[str, list[float]]] = {}  # day -> key -> [count (int), minutes]
         self.over_cap: dict[str, str] = {}  # team -> when its toil-cap alert started firing
-        self.spans_done: dict[str, int] = {}  # incident -> day its span was counted
+        self.spans_done: dict[str, int] = {}  # span_key -> day the span was counted
         self.now: float | None = None
         self.changed_days: set[int] = set()
 
@@ -59,18 +58,15 @@ class LiveToil:
         self.advance(item.at)
 
     def on_incident(self, event: IncidentEvent) -> None:
-        """Interrupts as they happen; the acknowledged span once, when the incident is mitigated
-        or resolved (whichever comes first)."""
-        for item in incident_work([event], self.config.interrupt_minutes, until=0.0):
-            if item.task.startswith("interrupt"):
-                self.add(item)
-        if event.event in ENDED and event.id not in self.spans_done:
-            spans = [i for i in incident_work([event], 0.0, until=0.0)
-                     if not i.task.startswith("interrupt")]
-            if event.acknowledged_at is not None:
-                self.spans_done[event.id] = int(self.now // DAY) if self.now else 0
-            for item in spans:
-                self.add(item)
+        """Interrupts as they happen; each acknowledged span once, when the incident is
+        mitigated or resolved (whichever comes first)."""
+        found = interrupt(event, self.config.interrupt_minutes)
+        if found is not None:
+            self.add(found)
+        worked = span(event)
+        if worked is not None and span_key(event) not in self.spans_done:
+            self.add(worked)
+            self.spans_done[span_key(event)] = int(worked.at // DAY)
 
     def advance(self, now: float) -> None:
         if self.now is not None and now <= self.now:

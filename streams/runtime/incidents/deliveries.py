@@ -35,8 +35,10 @@ def receiver_queues(pending: Mapping[str, Delivery]) -> dict[str, list[Delivery]
 class DeliveryScheduler:
     """HTTP attempts of pending deliveries, within each receiver's rate limit."""
 
-    def __init__(self, notify: NotifyConfig, toil: ToilConfig | None = None) -> None:
+    def __init__(self, notify: NotifyConfig, api_url: str = "",
+                 toil: ToilConfig | None = None) -> None:
         self.notify = notify
+        self.api_url = api_url  # the worker's API (Alertmanager's generatorURL)
         self.toil = toil or ToilConfig()
         self.runbooks = {book.name: book for book in self.toil.runbooks}
         self.limiter = RateLimiter()
@@ -64,7 +66,7 @@ class DeliveryScheduler:
                 break
             key = secret(receiver.routing_key_env) if receiver.routing_key_env else (
                 receiver.routing_key)
-            body = payload(receiver, delivery.event, key)
+            body = payload(receiver, delivery.event, key, now=time.time(), api_url=self.api_url)
             if body is None:
                 done.append((delivery, None))  # nothing for this receiver (e.g. PagerDuty updates)
                 continue

@@ -10,7 +10,13 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, Cons
 
 
 class AllToOneAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
-    """Every partition to one member (the first by id): a leader for low-volume state.
+    """Every partition to one member: a leader for low-volume state.
+
+    The leader stays where it is while its worker is in the group: the member announcing the
+    API address of the leader of the last assignment keeps the partitions, even when it
+    rejoined with a new member id (a member that missed heartbeats on a loaded machine is
+    expelled and rejoins as a new member). Only when it is gone does the first member by id
+    lead. Every move of the lead is a restore from the changelog and a spell of 503 answers.
 
     Members announce their API address in their metadata; every member's assignment carries
     the leader's, so any worker knows where to forward a question. aiokafka calls an assignor
@@ -26,8 +32,11 @@ class AllToOneAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
 
     def assign(self, cluster: Any, members: Mapping[str, Any]) -> dict[str, Any]:
         topics = sorted({t for metadata in members.values() for t in metadata.subscription})
-        leader = min(members)
-        url = members[leader].user_data or b""
+        urls = {member: metadata.user_data or b"" for member, metadata in members.items()}
+        current = (self.leader_url or "").encode()
+        staying = sorted(member for member, url in urls.items() if current and url == current)
+        leader = staying[0] if staying else min(members)
+        url = urls[leader]
         assignment = {}
         for member in members:
             owned = ([(t, sorted(cluster.partitions_for_topic(t) or ())) for t in topics]

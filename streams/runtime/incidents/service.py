@@ -42,6 +42,7 @@ from streams.domain.toil.live import LiveToil
 from streams.runtime.incidents.deliveries import DeliveryScheduler
 from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
+from streams.runtime.incidents.resend import AlertmanagerResender
 from streams.runtime.incidents.state import IncidentState, OutputMessage, Outputs
 from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.settings import Settings
@@ -67,7 +68,8 @@ class IncidentService(CheckpointedService):
                        self.topics.budgets, self.topics.toil]
         self.assignor = AllToOneAssignor(settings.advertised_api)
         self.processor: IncidentProcessor | None = None  # None: not the leader
-        self.scheduler = DeliveryScheduler(slo_file.notify, slo_file.toil)
+        self.scheduler = DeliveryScheduler(slo_file.notify, settings.advertised_api, slo_file.toil)
+        self.resender = AlertmanagerResender(slo_file.notify, settings.advertised_api)
         self.last_input = time.monotonic()
         self.session: aiohttp.ClientSession | None = None
         self.joined = False  # set by the first assignment (of all inputs or none): a leader is known
@@ -169,6 +171,15 @@ class IncidentService(CheckpointedService):
                 await self._commit(processor, step)
             for level, message, args in lines:
                 log.log(level, message, *args)
+
+    @mode.Service.task
+    async def _resend(self) -> None:
+        """Firing alerts posted again to Alertmanagers before their `endsAt` (as Prometheus)."""
+        while self.resender.active and not self.should_stop:
+            await asyncio.sleep(1.0)
+            processor, session = self.processor, self.session
+            if processor is not None and session is not None:
+                await self.resender.resend(session, processor.state.book, time.time())
 
     # -- leadership ----------------------------------------------------------------------
 

@@ -101,6 +101,9 @@ class IncidentState:
         incidents, budgets = self.book.incidents, self.policies.budgets
         records = [(b"i|" + ident.encode(), orjson.dumps(incident_record(incidents[ident])))
                    for ident in sorted(self.changed) if ident in incidents]
+        # Retired by retention: a tombstone, so a restart restores exactly the retained set.
+        records += [(b"i|" + ident.encode(), NULL) for ident in sorted(self.changed)
+                    if ident not in incidents]
         records += [(b"b|" + key.encode(), encode(budgets[key]))
                     for key in sorted(self.changed_budgets) if key in budgets]
         scalars, sections = self.sections()

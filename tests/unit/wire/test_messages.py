@@ -91,7 +91,7 @@ def test_incident_events_of_every_kind_keep_their_layout_and_validate() -> None:
     events += book.on_alert(alert("ticket-fast", "resolved", T0 + 900))
     events += book.on_alert(alert("page-fast", "firing", T0 + 1000))
     assert {e.event for e in events} == {"opened", "escalated", "acknowledged", "updated",
-                                         "resolved", "reopened"}
+                                         "mitigated", "resolved", "reopened"}
     for event in events:
         data = encode(event)
         assert decode_incident(data) == event

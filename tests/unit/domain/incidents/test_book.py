@@ -259,7 +259,8 @@ def test_a_bad_incidents_section_names_every_problem_with_its_path() -> None:
   paging: true
 """)
     assert error.value.problems == [
-        "incidents.paging: unknown key (allowed: escalation, inhibit, reopen_within, severity)",
+        "incidents.paging: unknown key (allowed: escalation, inhibit, reopen_within, retention, "
+            "severity)",
         "incidents.severity.page-fast: must be P1, P2 or P3, got 'P0'",
         "incidents.reopen_within: must be a duration such as 5m, 1h or 30d, got 'soon'",
         "incidents.escalation.repeat: must be >= 0, got -1",
@@ -290,8 +291,9 @@ def test_a_ticket_is_inhibited_while_a_page_of_its_series_fires() -> None:
     assert book.on_alert(alert("ticket-fast", "firing", T0 + 60)) == [], "no news, no page"
     incident = book.incidents[str(opened.id)]
     assert incident.alerts["id-ticket-fast-[]"].suppressed == "inhibited by page-fast"
-    [updated] = book.on_alert(alert("page-fast", "resolved", T0 + 600))
-    assert updated.event == "updated", "the ticket still fires: the incident stays open"
+    [mitigated] = book.on_alert(alert("page-fast", "resolved", T0 + 600))
+    assert mitigated.event == "mitigated", "the ticket still fires: open at ticket level"
+    assert incident.alerts["id-ticket-fast-[]"].suppressed is None, "no page inhibits it now"
     [resolved] = book.on_alert(alert("ticket-fast", "resolved", T0 + 900))
     assert resolved.event == "resolved"
     # Another series: its ticket is not inhibited by this series' page.

@@ -118,7 +118,7 @@ incidents:
     assert error.value.problems == [
         "notify.receivers[0].pagerduty.routing_key: must be the 32-character integration key",
         "notify.receivers[1].webhook.format: must be alertmanager, slack or raw, got 'teams'",
-        "notify.receivers[2]: needs exactly one of pagerduty or webhook",
+        "notify.receivers[2]: needs exactly one of pagerduty, webhook or alertmanager_api",
         "notify.routes[0].receiver: unknown receiver 'nowhere'",
         "incidents.escalation.levels[0].notify: unknown receiver 'ghost' (define it under "
         "notify.receivers)",

@@ -94,3 +94,37 @@ def test_escalations_are_interrupts_too(tmp_path: Path) -> None:
 def test_an_unacknowledged_incident_has_interrupts_but_no_span() -> None:
     work = incident_work([], interrupt_minutes=10, until=0)
     assert work == []
+
+
+def test_a_page_again_during_the_mitigation_starts_a_second_span() -> None:
+    from streams.domain.incidents.book import IncidentBook
+    from tests.unit.conftest import T0, alert, command
+
+    book = IncidentBook()
+    changes = book.on_alert(alert("page-fast", "firing", T0))
+    changes += book.on_alert(alert("ticket-slow", "firing", T0 + 60))
+    ident = changes[0].id
+    changes += book.on_command(command("ack", ident, T0 + 120))
+    changes += book.on_alert(alert("page-fast", "resolved", T0 + 900))  # mitigated
+    changes += book.on_alert(alert("page-fast", "firing", T0 + 1800))  # paged again
+    changes += book.on_command(command("ack", ident, T0 + 1860))
+    changes += book.on_alert(alert("page-fast", "resolved", T0 + 2400))  # mitigated again
+    changes += book.on_alert(alert("ticket-slow", "resolved", T0 + 9000))  # resolved
+    assert [c.event for c in changes if c.event != "updated"] == [
+        "opened", "acknowledged", "mitigated", "reopened", "acknowledged", "mitigated", "resolved"]
+    work = incident_work(changes, interrupt_minutes=10, until=T0 + 10_000)
+    spans = sorted(w.minutes for w in work if w.task.startswith("incident response"))
+    assert spans == [(2400 - 1860) / 60, (900 - 120) / 60]
+    assert sorted(w.task for w in work if w.task.startswith("interrupt")) == [
+        "interrupt: command", "interrupt: command", "interrupt: page", "interrupt: page"]
+    # The worker's ledger counts the same, change by change.
+    from streams.domain.toil.config import Team
+    from streams.domain.toil.live import LiveToil
+
+    live = LiveToil(ToilConfig(teams={"payments": Team("payments", 1, 40)}))
+    for change in changes:
+        live.on_incident(change)
+    report = live.report()
+    assert report is not None
+    assert report["teams"][0]["toil_hours"] == pytest.approx(
+        round(((900 - 120) + (2400 - 1860)) / 3600 + 4 * 10 / 60, 2))

@@ -104,6 +104,24 @@ def test_every_partition_goes_to_one_member_and_each_assignor_learns_its_leader(
     assert first.leader_url == "http://a" and second.leader_url is None
 
 
+def test_the_lead_stays_with_its_worker_when_it_rejoins_under_a_new_member_id() -> None:
+    first, second = AllToOneAssignor("http://a"), AllToOneAssignor("http://b")
+    cluster = SimpleNamespace(partitions_for_topic=lambda topic: {0})
+    # b led alone (a had been expelled); a rejoins with a lower member id: b keeps the lead.
+    alone = second.assign(cluster, {"m9": second.metadata(["t"])})
+    second.on_assignment(alone["m9"])
+    members = {"m9": second.metadata(["t"]), "m1": first.metadata(["t"])}
+    assignment = second.assign(cluster, members)
+    assert assignment["m9"].assignment == [("t", [0])] and assignment["m1"].assignment == []
+    first.on_assignment(assignment["m1"])
+    assert first.leader_url == "http://b"
+    # b expelled in turn and back as m0: still b, whichever member assigns.
+    assert first.assign(cluster, {"m1": first.metadata(["t"]), "m0": second.metadata(["t"])})[
+        "m0"].assignment == [("t", [0])]
+    # Gone: the first member by id leads.
+    assert first.assign(cluster, {"m1": first.metadata(["t"])})["m1"].assignment == [("t", [0])]
+
+
 def test_an_input_over_the_size_limit_is_dead_lettered_not_stored() -> None:
     from streams.runtime.incidents.inputs import MAX_INPUT_BYTES
 

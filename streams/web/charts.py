@@ -57,8 +57,12 @@ def _polyline(frame: Frame, points: Sequence[tuple[float, float]], css: str) -> 
 def _axes(frame: Frame, ticks: Sequence[float], fmt: str) -> list[str]:
     parts = [f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" '
              f'y2="{HEIGHT - BOTTOM}"/>']
-    for value in ticks:
+    drawn: list[float] = []
+    for value in sorted(ticks, key=lambda v: (v not in (0.0, frame.low, frame.high), v)):
         y = frame.y(value)
+        if any(abs(y - other) < 14 for other in drawn):
+            continue  # too close to a label already drawn
+        drawn.append(y)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" '
                      f'y2="{y:.1f}"/><text class="tick" x="{LEFT - 4}" y="{y + 4:.1f}" '
                      f'text-anchor="end">{fmt.format(value)}</text>')

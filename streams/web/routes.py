@@ -63,6 +63,14 @@ class Pages:
                               self.sections)
 
     @staticmethod
+    def refresh(request: web.Request, default: int) -> int:
+        """Seconds between refreshes: `?refresh=N` (at least 2; 0 for none) or the page's."""
+        asked = request.query.get("refresh", "")
+        if not asked.isdigit():
+            return default
+        return 0 if int(asked) == 0 else max(2, min(int(asked), 3600))
+
+    @staticmethod
     def _html(request: web.Request, whole: str, main: str, status: int = 200) -> web.Response:
         body = main if request.query.get("partial") == "1" else whole
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8",
@@ -71,7 +79,8 @@ class Pages:
     async def overview(self, request: web.Request) -> web.StreamResponse:
         data = self.data()
         main = pages.overview(data, request.query)
-        return self._html(request, page("SLOs", main, active="/"), main)
+        whole = page("SLOs", main, active="/", refresh=self.refresh(request, 15))
+        return self._html(request, whole, main)
 
     async def overview_json(self, request: web.Request) -> web.StreamResponse:
         data = self.data()
@@ -84,18 +93,20 @@ class Pages:
         main = pages.slo(self.data(), name, request.query)
         if main is None:
             return self._not_found(request, f"no SLO {name!r}")
-        return self._html(request, page(name, main, refresh=30), main)
+        return self._html(request, page(name, main, refresh=self.refresh(request, 30)), main)
 
     async def incidents(self, request: web.Request) -> web.StreamResponse:
         main = pages.incidents(self.data())
-        return self._html(request, page("Incidents", main, active="/incidents"), main)
+        return self._html(request, page("Incidents", main, active="/incidents",
+                                                  refresh=self.refresh(request, 15)), main)
 
     async def incident(self, request: web.Request) -> web.StreamResponse:
         ident = request.match_info["id"]
         main = pages.incident(self.data(), ident)
         if main is None:
             return self._not_found(request, f"no incident {ident!r}")
-        return self._html(request, page(ident, main, active="/incidents"), main)
+        return self._html(request, page(ident, main, active="/incidents",
+                                                  refresh=self.refresh(request, 15)), main)
 
     def _not_found(self, request: web.Request, what: str) -> web.Response:
         main = f"<h1>Not found</h1><p>{escape(what)}</p><p><a href=\"/\">all SLOs</a></p>"

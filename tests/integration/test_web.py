@@ -104,9 +104,15 @@ def test_the_pages_show_budgets_the_burn_down_and_the_incident_in_chromium(
             draft = await page.evaluate("document.querySelector('pre.postmortem').innerText")
             await visit(page, base + "/?service=search&sort=budget", "web-overview-search.png")
             filtered = await page.evaluate(READ_OVERVIEW)
-            await page.open(base + "/incidents")
+            await page.open(base + "/incidents?refresh=2")
             listing = await page.evaluate("[...document.querySelectorAll('a')].map(a => "
                                           "a.getAttribute('href'))")
+            refreshed = None
+            for _ in range(50):  # the script polls every 2 s here
+                refreshed = await page.evaluate("document.querySelector('main').dataset.refreshed")
+                if refreshed:
+                    break
+                await asyncio.sleep(0.2)
             errors, requests = page.errors, page.requests
         # The overview: every series with its budget, as a share and as bad events.
         by_series = {(row[1], row[3]): row for row in table}
@@ -124,6 +130,7 @@ def test_the_pages_show_budgets_the_burn_down_and_the_incident_in_chromium(
         assert before["n"] >= 100, before["n"]
         assert incident.startswith("/incidents/") and incident in listing
         assert heading and "checkout" in draft.lower()
+        assert refreshed, "the page's script refreshed <main> from the worker"
         # Nothing went wrong and nothing left the worker.
         assert errors == [], errors
         outside = [u for u in requests if not u.startswith("data:")
@@ -131,6 +138,8 @@ def test_the_pages_show_budgets_the_burn_down_and_the_incident_in_chromium(
         assert requests and outside == [], outside
 
     asyncio.run(browse())
+    status, partial = get(base + "/?partial=1")
+    assert status == 200 and partial.startswith(b"<h1>") and b"<html" not in partial
 
     # SIGKILL, restart: the chart comes back with the same history.
     kill(live, 0)

@@ -84,25 +84,25 @@ class Tier:
     def add(self, point: Point) -> set[int]:
         """Add a point; returns the chunks whose stored points changed (a point closed, or
         points older than the span went)."""
-        values, changed = self.values, set[int]()
-        row = (point.t, point.remaining, point.good, point.total)
-        last = self.last_t()
-        if last is not None and self.bucket(point.t) < self.bucket(last):
-            return changed  # older than this tier's newest step: a repeat after a restart
-        if last is not None and self.bucket(point.t) == self.bucket(last):
-            if point.t < last:
+        values, step, t = self.values, self.spec.step, point.t
+        changed: set[int] = set()
+        if values:
+            last = values[-FIELDS]
+            bucket, last_bucket = t // step, last // step
+            if bucket < last_bucket or (bucket == last_bucket and t < last):
+                return changed  # older than this tier's newest point: a repeat after a restart
+            if bucket == last_bucket:  # the open point moves on
+                values[-4], values[-3], values[-2], values[-1] = (
+                    t, point.remaining, point.good, point.total)
                 return changed
-            values[-FIELDS:] = array("d", row)  # the open point moves on
-            return changed
-        if last is not None:
-            changed.add(self.chunk(last))  # the previous point is final now
-        values.extend(row)
-        oldest_kept = point.t - self.spec.span
-        drop = 0
-        while drop < len(values) and values[drop] < oldest_kept:
-            changed.add(self.chunk(values[drop]))
-            drop += FIELDS
-        if drop:
+            changed.add(int(last_bucket) // CHUNK)  # the previous point is final now
+        values.extend((t, point.remaining, point.good, point.total))
+        if values[0] < t - self.spec.span:
+            oldest_kept = t - self.spec.span
+            drop = 0
+            while drop < len(values) and values[drop] < oldest_kept:
+                changed.add(self.chunk(values[drop]))
+                drop += FIELDS
             del values[:drop]
         return changed
 

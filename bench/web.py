@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.domain.history import DAY, MINUTE, HistoryBook, Point, SeriesHistory
+from streams.domain.history import DAY, MINUTE, HistoryBook, Point, SeriesHistory, chunk_json
 from streams.domain.incidents.book import IncidentBook
 from streams.domain.policy import PolicyBook, series_key
 from streams.domain.slo.loader import parse_slo_text
@@ -115,6 +115,26 @@ def main() -> None:
     print(f"history per series (all tiers full: {sum(len(t) for t in kept[0].tiers)} points): "
           f"{(after - before) / len(kept) / 1024:.1f} KiB allocated, "
           f"{kept[0].memory_bytes() / 1024:.1f} KiB of it point data")
+
+    print(f"changelog: {stored_per_snapshot():.0f} bytes of history records per snapshot of a "
+          "series (a snapshot a minute, steady state)")
+
+
+def stored_per_snapshot() -> float:
+    """Bytes of history chunks a checkpoint writes per snapshot, averaged over the second
+    of two days of a snapshot a minute (one checkpoint per snapshot: the most it writes)."""
+    book = HistoryBook({"api": 30 * DAY})
+    written, counted = 0, 0
+    for n in range(2 * 1440):
+        book.on_budget(BudgetSnapshot(
+            slo="api", service="api", series={"id": "a"}, at=format_ts(NOW + n * MINUTE),
+            objective=0.999, window="30d", good=987_654 + n * 1000, total=988_000 + n * 1000,
+            sli=0.9996, error_budget_remaining=0.987654321 - n * 1e-5, burn_rates={},
+            firing=[], labels={}))
+        size = sum(len(chunk_json(values)) + 40 for _, _, _, values in book.take_changed())
+        if n >= 1440:
+            written, counted = written + size, counted + 1
+    return written / counted
 
 
 if __name__ == "__main__":

@@ -71,12 +71,16 @@ def _status(slo: Slo, remaining: float, firing: tuple[str, ...]) -> str:
     return state
 
 
-def rows(slo_file: SloFile, policies: PolicyBook, book: IncidentBook | None) -> list[Row]:
-    """Every series with a budget, and every SLO without one yet (status `no data`)."""
+def rows(slo_file: SloFile, policies: PolicyBook, book: IncidentBook | None,
+         only: Slo | None = None) -> list[Row]:
+    """Every series with a budget, and every SLO without one yet (status `no data`); `only`:
+    the series of one SLO."""
     slos = {slo.name: slo for slo in slo_file.slos}
     found: list[Row] = []
     seen: set[str] = set()
-    for snapshot in policies.budgets.values():
+    snapshots = (policies.budgets.values() if only is None
+                 else [b for b in policies.series_of(only.service) if b.slo == only.name])
+    for snapshot in snapshots:
         slo = slos.get(snapshot.slo)
         if slo is None:
             continue
@@ -101,7 +105,7 @@ def rows(slo_file: SloFile, policies: PolicyBook, book: IncidentBook | None) -> 
             exhaustion_6h=exhaustion(remaining, burn_6h, slo.window),
             firing=firing, incident=incident.id if incident else None,
             incident_title=incident.title if incident else None))
-    for slo in slo_file.slos:
+    for slo in slo_file.slos if only is None else ():
         if slo.name not in seen:
             found.append(Row(slo=slo.name, service=slo.service, series={},
                              labels=dict(slo.labels), objective=slo.objective,

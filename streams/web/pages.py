@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from html import escape
 
 from streams.domain.history import HistoryBook
-from streams.domain.incidents.book import IncidentBook
+from streams.domain.incidents.book import FiringAlert, IncidentBook
 from streams.domain.incidents.model import Incident, Status
 from streams.domain.incidents.postmortem import postmortem_markdown
-from streams.domain.policy import PolicyBook
+from streams.domain.policy import PolicyBook, series_key
 from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo, SloFile
 from streams.domain.timestamps import parse_ts
 from streams.web import charts
@@ -142,14 +142,10 @@ def _markers(data: PageData, slo: Slo, series: Mapping[str, str]) -> list[charts
     return markers
 
 
-def _rules_table(data: PageData, slo: Slo, row: Row) -> str:
-    snapshot = next((b for b in data.policies.budgets.values()
-                     if b.slo == slo.name and dict(b.series) == row.series), None)
-    firing_since: dict[str, str] = {}
-    if data.book is not None:
-        for alert in data.book.firing_alerts():
-            if alert.slo == slo.name and alert.series == row.series:
-                firing_since[alert.rule] = alert.started_at
+def _rules_table(data: PageData, slo: Slo, row: Row, alerts: list[FiringAlert]) -> str:
+    snapshot = data.policies.budgets.get(series_key(slo.name, row.series))
+    firing_since = {alert.rule: alert.started_at for alert in alerts
+                    if alert.slo == slo.name and alert.series == row.series}
     now = parse_ts(snapshot.at) if snapshot is not None else None
     lines = []
     for rule in slo.policy.rules:
@@ -195,8 +191,9 @@ def slo(data: PageData, name: str, query: Mapping[str, str]) -> str | None:
     found = data.slos.get(name)
     if found is None:
         return None
-    series_rows = [r for r in select(rows(data.slo_file, data.policies, data.book), {})
-                   if r.slo == name and r.at]
+    series_rows = [r for r in select(rows(data.slo_file, data.policies, data.book, found), {})
+                   if r.at]
+    firing = data.book.firing_alerts() if data.book is not None else []
     wanted = query.get("series")
     if wanted:
         series_rows = [r for r in series_rows if series_text(r.series) == wanted]
@@ -228,7 +225,7 @@ def slo(data: PageData, name: str, query: Mapping[str, str]) -> str | None:
             f"<h3>events per minute</h3>{charts.event_rates(points, markers)}"
             '<p class="legend"><span class="key good">good</span>'
             '<span class="key bad">bad</span></p>'
-            f"<h3>multiwindow alert rules</h3>{_rules_table(data, found, row)}</section>")
+            f"<h3>multiwindow alert rules</h3>{_rules_table(data, found, row, firing)}</section>")
     if len(series_rows) > MAX_CHARTS:
         more = ", ".join(link(query_link(f"/slos/{name}", {}, series=series_text(r.series)),
                               series_text(r.series)) for r in series_rows[MAX_CHARTS:])

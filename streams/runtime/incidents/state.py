@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import msgspec
 import orjson
 
-from streams.domain.history import HistoryBook
+from streams.domain.history import HistoryBook, chunk_json
 from streams.domain.incidents.book import IncidentBook, book_meta, incident_record, restore_book
 from streams.domain.incidents.noise import NoiseBook
 from streams.domain.policy import PolicyBook
@@ -97,7 +97,7 @@ class IncidentState:
         records += [(b"b|" + key.encode(), encode(budgets[key]))
                     for key in sorted(self.changed_budgets) if key in budgets]
         records += [(b"h|%d|%d|%b" % (tier, chunk, key.encode()),
-                     orjson.dumps(values) if values else NULL)
+                     chunk_json(values) if values else NULL)
                     for key, tier, chunk, values in self.history.take_changed()]
         scalars, sections = self.sections()
         entries: set[bytes] = set()

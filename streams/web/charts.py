@@ -58,7 +58,8 @@ def _axes(frame: Frame, ticks: Sequence[float], fmt: str) -> list[str]:
     parts = [f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" '
              f'y2="{HEIGHT - BOTTOM}"/>']
     drawn: list[float] = []
-    for value in sorted(ticks, key=lambda v: (v not in (0.0, frame.low, frame.high), v)):
+    # the range's ends first, then 0, then the rest
+    for value in sorted(ticks, key=lambda v: (v not in (frame.low, frame.high), v != 0.0, v)):
         y = frame.y(value)
         if any(abs(y - other) < 14 for other in drawn):
             continue  # too close to a label already drawn

@@ -167,6 +167,8 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
         port, api_port = free_port(), free_port()
         worker = _start_worker(settings, workdir,
                                write_demo_slos(workdir, f"http://127.0.0.1:{port}"), api_port)
+        print(f"web page: http://127.0.0.1:{api_port}/ (budgets burning down, burn rates, "
+              "incidents; open it in a browser)", file=out, flush=True)
         print(f"API: http://127.0.0.1:{api_port}/v1/gates/checkout (deploy gate), /v1/slos, "
               f"/v1/incidents, /metrics", file=out, flush=True)
         return asyncio.run(_main(settings, out, duration, tty, worker, port))

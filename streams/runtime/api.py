@@ -40,6 +40,7 @@ from streams.runtime.engine.service import EngineService
 from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incidents.service import IncidentService
 from streams.runtime.settings import Settings
+from streams.web.routes import Pages, add_pages
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class ApiService(mode.Service):
                               ("/v1/toil", self.toil)):
             app.router.add_get(path, self._on_leader(handler))
         app.router.add_post("/v1/gates/{service}/overrides", self.override)
+        add_pages(app, Pages(self.slo_file, self.responder), self._on_leader)  # streams.web
         return app
 
     async def on_start(self) -> None:

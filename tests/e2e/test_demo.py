@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
+import orjson
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,22 @@ def processes_in(directory: Path) -> list[int]:
         if cwd.startswith(str(directory)) or str(directory) in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def page_of_the_outage(output: str) -> None:
+    """The web page the demo prints shows its outage: the eu series' budget burnt down, with
+    the incident linked from the chart."""
+    found = re.search(r"web page: (http://127\.0\.0\.1:\d+/)", output)
+    assert found is not None, output
+    with urllib.request.urlopen(found.group(1) + "v1/overview?label=region%3Deu", timeout=10) as answer:
+        rows = orjson.loads(answer.read())["rows"]
+    checkout = next(r for r in rows if r["slo"] == "checkout-availability")
+    assert checkout["bad_used"] > 0 and checkout["remaining"] < 1.0, checkout
+    url = found.group(1) + "slos/checkout-availability?series=region%3Deu"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        html = answer.read().decode()
+    assert 'class="remaining"' in html and 'class="marker deploy"' in html, html[:2000]
+    assert re.search(r'<a href="/incidents/inc-[0-9a-f]{12}"><line class="marker incident"', html)
 
 
 def test_demo_pages_escalates_resolves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
@@ -59,6 +77,7 @@ def test_demo_pages_escalates_resolves_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
                 break
         else:
             pytest.fail("no incident resolved within 5 minutes:\n" + "\n".join(lines))
+        page_of_the_outage("\n".join(lines))
         os.killpg(demo.pid, signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
     finally:

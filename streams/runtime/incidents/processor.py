@@ -108,6 +108,7 @@ class IncidentProcessor:
                     continue
                 if isinstance(message, BudgetSnapshot):
                     step.outputs += [(topics.policy, e) for e in policies.on_budget(message)]
+                    state.history.on_budget(message)
                     state.changed_budgets.add(budget_key(message.slo, message.series))
                     continue
                 if isinstance(message, Alert):

@@ -34,6 +34,7 @@ import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.domain.history import HistoryBook
 from streams.domain.incidents.book import IncidentBook
 from streams.domain.incidents.noise import row_key
 from streams.domain.policy import PolicyBook
@@ -235,6 +236,10 @@ class IncidentService(CheckpointedService):
     @property
     def policies(self) -> PolicyBook | None:
         return self.processor.state.policies if self.processor is not None else None
+
+    @property
+    def history(self) -> HistoryBook | None:
+        return self.processor.state.history if self.processor is not None else None
 
     @property
     def leader_url(self) -> str | None:

@@ -3,9 +3,10 @@
 Every part of the state that grows with series, alerts or deliveries is a record per entry,
 written when it changes, so no record grows with the fleet: `i|<incident id>` per incident,
 `b|<series key>` per series budget, `s|<part>.<field>|<name>` per entry of the book's, the
-policy's and the noise statistics' keyed maps and `s|pending|<key>` per pending delivery. The
-meta record holds offsets and counters only. The format (sequence numbers, torn-write repair,
-the outbox) is `streams.runtime.state.checkpoint`'s.
+policy's and the noise statistics' keyed maps, `s|pending|<key>` per pending delivery, and
+`h|<tier>|<chunk>|<series key>` per chunk of a series' budget history (`streams.domain.history`,
+for the web pages' charts). The meta record holds offsets and counters only. The format
+(sequence numbers, torn-write repair, the outbox) is `streams.runtime.state.checkpoint`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import msgspec
 import orjson
 
+from streams.domain.history import HistoryBook, chunk_json
 from streams.domain.incidents.book import IncidentBook, book_meta, incident_record, restore_book
 from streams.domain.incidents.noise import NoiseBook
 from streams.domain.policy import PolicyBook
@@ -74,11 +76,13 @@ class IncidentState:
     changed_budgets: set[str] = field(default_factory=set)  # series keys to write
     log: CheckpointLog = field(default_factory=CheckpointLog)
     entries: set[bytes] = field(default_factory=set)  # keys of the stored section entries
+    history: HistoryBook = field(default_factory=lambda: HistoryBook({}))  # budgets over time
 
     @classmethod
     def empty(cls, slo_file: SloFile) -> IncidentState:
         return cls(IncidentBook(slo_file.incidents), PolicyBook(slo_file),
-                   toil=LiveToil(slo_file.toil))
+                   toil=LiveToil(slo_file.toil),
+                   history=HistoryBook({slo.name: slo.window for slo in slo_file.slos}))
 
     def sections(self) -> tuple[dict[str, StoredState], dict[str, StoredState]]:
         """The state besides incidents and budgets: (scalars for the meta record, keyed maps
@@ -106,6 +110,9 @@ class IncidentState:
                     if ident not in incidents]
         records += [(b"b|" + key.encode(), encode(budgets[key]))
                     for key in sorted(self.changed_budgets) if key in budgets]
+        records += [(b"h|%d|%d|%b" % (tier, chunk, key.encode()),
+                     chunk_json(values) if values else NULL)
+                    for key, tier, chunk, values in self.history.take_changed()]
         scalars, sections = self.sections()
         entries: set[bytes] = set()
         for section, values in sections.items():
@@ -141,6 +148,7 @@ class IncidentState:
         meta = restored.meta
         incidents: list[StoredState] = []
         budgets: list[StoredState] = []
+        history: list[tuple[str, int, list[float]]] = []
         parts: dict[str, StoredState] = {
             part: dict(meta.get(part) or {})
             for part in ("book", "policy", "noise", "toil", "runbooks")}  # version 1
@@ -152,6 +160,9 @@ class IncidentState:
                 incidents.append(value)
             elif key.startswith(b"b|"):
                 budgets.append(value)
+            elif key.startswith(b"h|"):
+                tier, _, series = key[2:].decode().split("|", 2)
+                history.append((series, int(tier), value))
             elif key.startswith(b"s|"):
                 state.entries.add(key)
                 section, name = key[2:].decode().split("|", 1)
@@ -162,6 +173,7 @@ class IncidentState:
                     parts.setdefault(part, {}).setdefault(member, {})[name] = value
         restore_book(state.book, parts["book"], incidents)
         state.policies.restore(parts["policy"], budgets)
+        state.history.restore(history, state.policies.budgets.values())
         state.noise.restore(parts["noise"])
         state.toil.restore(parts["toil"])
         state.runbooks = msgspec.convert(parts["runbooks"], RunbookState)

@@ -62,7 +62,10 @@ def snapshot(state: IncidentState, outbox: object = None) -> bytes:
         "incidents": {i: incident_record(x) for i, x in state.book.incidents.items()},
         "budgets": msgspec.to_builtins(state.policies.budgets),
         "outbox": msgspec.to_builtins(state.outbox if outbox is None else outbox),
-        "delivery_seq": state.delivery_seq}, option=orjson.OPT_SORT_KEYS)
+        "delivery_seq": state.delivery_seq,
+        "history": {key: [(p.t, p.remaining, p.good, p.total) for p in series.points()]
+                    for key, series in state.history.series.items()}},
+        option=orjson.OPT_SORT_KEYS)
 
 
 def budget(region: str, remaining: float, at: float) -> dict[str, object]:

@@ -33,7 +33,7 @@ API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify"}
+_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify", "capacity"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
@@ -153,7 +153,10 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
             if name not in notify.receivers:
                 problems.add(f"incidents.escalation.levels[{index}].notify",
                              f"unknown receiver {_show(name)} (define it under notify.receivers)")
-    return SloFile(tuple(slos.values()), policies, incidents, notify)
+    from streams.domain.capacity.loader import parse_capacity  # it reads values as this module does
+
+    capacity = parse_capacity(document.get("capacity"), "capacity", problems)
+    return SloFile(tuple(slos.values()), policies, incidents, notify, capacity)
 
 
 def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:

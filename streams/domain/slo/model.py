@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from streams.domain.capacity.model import CapacityPlan
 from streams.domain.durations import format_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
@@ -139,3 +140,4 @@ class SloFile:
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    capacity: tuple[CapacityPlan, ...] = ()

@@ -6,6 +6,7 @@ import msgspec
 
 from streams.wire.alerts import Alert, AlertStats
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent, CapacityReport, ResourceEvent
 from streams.wire.commands import Command, Deploy
 from streams.wire.dead_letter import DeadLetter
 from streams.wire.incidents import IncidentEvent
@@ -23,4 +24,7 @@ MESSAGES: dict[str, type[msgspec.Struct]] = {
     "command": Command,
     "deploy": Deploy,
     "alert-stats": AlertStats,
+    "resource-event": ResourceEvent,
+    "capacity": CapacityEvent,
+    "capacity-report": CapacityReport,
 }

@@ -8,6 +8,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import numpy as np
+
 from streams.cli.usage import EXIT_FAILURE, EXIT_OK, SubParsers, UsageError, duration_flag, load_slos
 from streams.domain.capacity.runway import Assessment
 from streams.domain.timestamps import TimestampError, format_ts, parse_ts
@@ -93,7 +95,7 @@ def _write_report(path: Path, at: float, assessments: list[Assessment], slos: st
         return
     images: list[str | None] = []
     for index, assessment in enumerate(assessments):
-        if not assessment.history:
+        if not np.isfinite(assessment.history).any():
             images.append(None)
             continue
         name = re.sub(r"[^a-z0-9-]+", "-", f"{assessment.plan.service}-"

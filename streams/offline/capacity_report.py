@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+import numpy as np
+
+from streams.domain.capacity.history import HOUR
 from streams.domain.capacity.runway import DAY, Assessment
 from streams.domain.timestamps import format_ts
 from streams.tune.reports.chart import INK, Chart, Line, Polyline, Rect, Shape, Text
@@ -42,10 +45,12 @@ def _number(value: float | None) -> str:
 def capacity_chart(assessment: Assessment) -> Chart:
     """History (blue), p50 forecast (black) over its p10-p90 band (shaded), usable capacity
     (red, dashed), now (grey) and the exhaustion dates (orange)."""
-    history = assessment.history
-    start = history[0].at if history else assessment.at
+    known = np.isfinite(assessment.history)
+    times = (assessment.history_start + np.flatnonzero(known)) * HOUR
+    history = list(zip(times.tolist(), assessment.history[known].tolist(), strict=True))
+    start = history[0][0] if history else assessment.at
     end = assessment.at + assessment.plan.horizon
-    top = max([p.p50 for p in history] + [p.p90 for p in assessment.forecast]
+    top: float = max([float(v) for _, v in history] + [p.p90 for p in assessment.forecast]
               + [assessment.usable_capacity or 0.0, 1e-9]) * 1.08
     plot_w = WIDTH - _LEFT - _RIGHT
     plot_h = HEIGHT - _TOP - _BOTTOM
@@ -72,7 +77,7 @@ def capacity_chart(assessment: Assessment) -> Chart:
                            tooltip=f"{format_ts(point.at)[:10]}: p10 {point.p10:,.1f}, "
                                    f"p50 {point.p50:,.1f}, p90 {point.p90:,.1f}"))
     if history:
-        shapes.append(Polyline(tuple((x(p.at), y(p.p50)) for p in history), HISTORY, "history",
+        shapes.append(Polyline(tuple((x(t), y(v)) for t, v in history), HISTORY, "history",
                                width=1.0))
     if assessment.forecast:
         shapes.append(Polyline(tuple((x(p.at), y(p.p50)) for p in assessment.forecast),
@@ -166,7 +171,7 @@ def html_report(at: float, assessments: Sequence[Assessment], inputs: ReportInpu
     parts.append("</table>")
     for a in assessments:
         parts.append(f"<h2>{escape(name_of(a))}</h2>")
-        if a.history:
+        if np.isfinite(a.history).any():
             parts += ["<figure>", to_svg(capacity_chart(a)), "</figure>"]
         parts.append("<ul>")
         parts += [f"<li>{escape(line[2:])}</li>" for line in _details(a)]

@@ -84,7 +84,7 @@ _MODELS = (_Model(0, 0, trend=False), _Model(0, 0, trend=True),
            _Model(DAILY_TERMS, 0, trend=True), _Model(DAILY_TERMS, WEEKLY_TERMS, trend=True))
 _COLUMNS = {model: model._columns() for model in _MODELS}
 _SEASONAL = {model: model._seasonal() for model in _MODELS}
-_SEASONAL_COLUMNS = {model: [_COLUMNS[model][i] for i in _SEASONAL[model]] for model in _MODELS}
+_FIRST_SEASONAL = 3  # column of the first daily term in `_design`
 
 
 def _model_for(days: float) -> _Model:
@@ -134,10 +134,11 @@ class _Fit:
     slope: float  # per day
 
     def shape(self, design: Floats) -> Floats:
-        chosen = _SEASONAL_COLUMNS[self.model]
-        if not chosen:
+        width = 2 * (self.model.daily + self.model.weekly)
+        if not width:
             return np.ones(len(design))
-        result: Floats = np.exp(design[:, chosen] @ self.seasonal)
+        # The seasonal columns are contiguous (daily, then weekly): a slice, not a copy.
+        result: Floats = np.exp(design[:, _FIRST_SEASONAL:_FIRST_SEASONAL + width] @ self.seasonal)
         return result
 
     def predict(self, design: Floats) -> Floats:
@@ -152,9 +153,13 @@ class _Prefixes:
     backtest adds only the rows since the previous one.
     """
 
-    def __init__(self, design: Floats, logs: Floats) -> None:
+    def __init__(self, design: Floats, logs: Floats, values: Floats, weights: Floats) -> None:
         self.design = design
         self.logs = logs
+        self.values = values  # 0 where there is no point
+        # Running sums for the trend's least squares: weight, weight x day, weight x day^2.
+        days = design[:, 1]
+        self.sums = np.cumsum(np.stack([weights, days, days * days]), axis=1)
         self.rows = 0
         width = design.shape[1]
         self.gram = np.zeros((width, width))
@@ -168,7 +173,7 @@ class _Prefixes:
         return self.gram, self.moment
 
 
-def _fit(prefixes: _Prefixes, rows: int, values: Floats, weights: Floats, model: _Model) -> _Fit:
+def _fit(prefixes: _Prefixes, rows: int, model: _Model) -> _Fit:
     gram, moment = prefixes.until(rows)
     columns = model.columns()
     sub = gram[np.ix_(columns, columns)]
@@ -177,17 +182,14 @@ def _fit(prefixes: _Prefixes, rows: int, values: Floats, weights: Floats, model:
     coefficients = np.asarray(np.linalg.solve(sub, moment[columns]), dtype=np.float64)
     partial = _Fit(model, coefficients[model.seasonal()], 0.0, 0.0)
     design = prefixes.design[:rows]
-    w = weights[:rows]
-    plain = np.where(w > 0, values[:rows], 0.0) / partial.shape(design)
-    days = design[:, 1]
-    total = float(w.sum())
-    mean_day = float(w @ days) / total
-    mean_plain = float(w @ plain) / total
-    spread = float(w @ (days - mean_day) ** 2)
+    plain = prefixes.values[:rows] / partial.shape(design)  # 0 where there is no point
+    total, sum_days, sum_squares = prefixes.sums[:, rows - 1]
+    sum_plain = float(plain.sum())
     slope = 0.0
-    if model.trend and spread > 0:
-        slope = float(w @ ((days - mean_day) * (plain - mean_plain))) / spread
-    return _Fit(model, partial.seasonal, mean_plain - slope * mean_day, slope)
+    spread = total * sum_squares - sum_days * sum_days
+    if model.trend and spread > 1e-12 * total * total:
+        slope = (total * float(design[:, 1] @ plain) - sum_days * sum_plain) / spread
+    return _Fit(model, partial.seasonal, (sum_plain - slope * sum_days) / total, slope)
 
 
 def _relative_errors(actual: Floats, predicted: Floats, scale: float) -> Floats:
@@ -230,10 +232,11 @@ def forecast(values: Floats, first_hour: int, horizon_hours: int,
     weights = known.astype(np.float64)
     scale = float(np.mean(np.abs(values[known]))) or 1.0
     logs = np.where(known, np.log(np.maximum(np.nan_to_num(values), 0.01 * scale)), 0.0)
-    prefixes = _Prefixes(design[:n] * weights[:, None], logs)
+    prefixes = _Prefixes(design[:n] * weights[:, None], logs,
+                         np.where(known, values, 0.0), weights)
 
     errors, test_hours, backtest = _backtest(prefixes, values, weights, scale)
-    fit = _fit(prefixes, n, values, weights, model)
+    fit = _fit(prefixes, n, model)
     p50 = fit.predict(design[n:])
     widening = 1.0
     if errors is None:
@@ -272,7 +275,7 @@ def _backtest(prefixes: _Prefixes, values: Floats, weights: Floats,
     per_origin: list[Floats] = []
     absolute: list[Floats] = []
     for cut in cuts:
-        fit = _fit(prefixes, cut, values, weights, _model_for(cut / HOURS_PER_DAY))
+        fit = _fit(prefixes, cut, _model_for(cut / HOURS_PER_DAY))
         ahead = weights[cut:cut + test] > 0
         if not ahead.any():
             continue

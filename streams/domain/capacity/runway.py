@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,7 +45,8 @@ class Assessment:
     coverage_p10_p90: float | None
     mape: float | None
     warnings: tuple[str, ...]
-    history: tuple[ForecastPoint, ...] = ()  # observed hourly points (p10 = p50 = p90), for charts
+    history_start: int = 0  # absolute hour of history[0]
+    history: Floats = field(default_factory=lambda: np.zeros(0))  # hourly points (NaN: none)
 
     @property
     def urgency(self) -> tuple[int, float, float, str, str]:
@@ -111,11 +112,9 @@ def assess(plan: CapacityPlan, series: HourlySeries, at: float,
         exhausted = Bounds(None if p50_hour is None else origin + p50_hour * HOUR,
                            None if p90_hour is None else origin + p90_hour * HOUR)
         status = status_for(runway.p90, plan.lead_time / DAY)
-    history = tuple(ForecastPoint((first_hour + i) * HOUR, v, v, v)
-                    for i, v in enumerate(values.tolist()) if v == v)
     return Assessment(plan, origin, usable, peak_now, result.growth_per_day, runway, exhausted,
                       status, _daily_peaks(result, origin), result.backtest.coverage_p10_p90,
-                      result.backtest.mape, tuple(warnings) + result.warnings, history)
+                      result.backtest.mape, tuple(warnings) + result.warnings, first_hour, values)
 
 
 def _launch_factors(plan: CapacityPlan) -> Callable[[Floats], Floats]:
@@ -129,13 +128,15 @@ def _launch_factors(plan: CapacityPlan) -> Callable[[Floats], Floats]:
 
 def _daily_peaks(result: Forecast, origin: float) -> tuple[ForecastPoint, ...]:
     """One point a day of the horizon: the hour of the day's highest p50."""
-    points = []
-    for day in range(0, len(result.p50), HOURS_PER_DAY):
-        chunk = result.p50[day:day + HOURS_PER_DAY]
-        hour = day + int(np.argmax(chunk))
-        points.append(ForecastPoint(origin + hour * HOUR, float(result.p10[hour]),
-                                    float(result.p50[hour]), float(result.p90[hour])))
-    return tuple(points)
+    days = -(-len(result.p50) // HOURS_PER_DAY)
+    padded = np.full(days * HOURS_PER_DAY, -np.inf)
+    padded[:len(result.p50)] = result.p50
+    hours = (np.argmax(padded.reshape(days, HOURS_PER_DAY), axis=1)
+             + HOURS_PER_DAY * np.arange(days)).tolist()
+    p10, p50, p90 = (result.p10[hours].tolist(), result.p50[hours].tolist(),
+                     result.p90[hours].tolist())
+    return tuple(ForecastPoint(origin + hour * HOUR, low, mid, high)
+                 for hour, low, mid, high in zip(hours, p10, p50, p90, strict=True))
 
 
 def ranked(assessments: Sequence[Assessment]) -> list[Assessment]:

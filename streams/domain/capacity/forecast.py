@@ -183,7 +183,7 @@ def _fit(prefixes: _Prefixes, rows: int, model: _Model) -> _Fit:
     partial = _Fit(model, coefficients[model.seasonal()], 0.0, 0.0)
     design = prefixes.design[:rows]
     plain = prefixes.values[:rows] / partial.shape(design)  # 0 where there is no point
-    total, sum_days, sum_squares = prefixes.sums[:, rows - 1]
+    total, sum_days, sum_squares = (float(v) for v in prefixes.sums[:, rows - 1])
     sum_plain = float(plain.sum())
     slope = 0.0
     spread = total * sum_squares - sum_days * sum_days

@@ -20,7 +20,7 @@ _DIGITS = 6  # figures are rounded: a forecast is not more exact than this
 
 
 def _round(value: float | None, digits: int = _DIGITS) -> float | None:
-    return None if value is None else round(value, digits)
+    return None if value is None else round(float(value), digits)
 
 
 def _fields(assessment: Assessment) -> dict[str, object]:

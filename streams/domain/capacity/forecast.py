@@ -85,6 +85,7 @@ _MODELS = (_Model(0, 0, trend=False), _Model(0, 0, trend=True),
 _COLUMNS = {model: model._columns() for model in _MODELS}
 _SEASONAL = {model: model._seasonal() for model in _MODELS}
 _FIRST_SEASONAL = 3  # column of the first daily term in `_design`
+_GRAM_INDEX = {model: np.ix_(_COLUMNS[model], _COLUMNS[model]) for model in _MODELS}
 
 
 def _model_for(days: float) -> _Model:
@@ -176,7 +177,7 @@ class _Prefixes:
 def _fit(prefixes: _Prefixes, rows: int, model: _Model) -> _Fit:
     gram, moment = prefixes.until(rows)
     columns = model.columns()
-    sub = gram[np.ix_(columns, columns)]
+    sub = gram[_GRAM_INDEX[model]]
     # A whisper of ridge keeps the solve defined when a short history cannot tell terms apart.
     sub.flat[::len(columns) + 1] += 1e-9 * (np.trace(sub) / len(columns) + 1.0)
     coefficients = np.asarray(np.linalg.solve(sub, moment[columns]), dtype=np.float64)

@@ -106,6 +106,7 @@ class ApiService(mode.Service):
                               ("/v1/alerts", self.alerts), ("/v1/incidents", self.incidents)):
             app.router.add_get(path, self._on_leader(handler))
         app.router.add_post("/v1/gates/{service}/overrides", self.override)
+        app.router.add_get("/v1/capacity", self.capacity)
         return app
 
     async def on_start(self) -> None:
@@ -222,6 +223,13 @@ class ApiService(mode.Service):
                                  "freeze_below": slo.budget_policy.freeze_below,
                                  "exceptions": list(slo.budget_policy.exceptions)},
                       "series": series})
+
+    async def capacity(self, request: web.Request) -> web.Response:
+        """The latest capacity event of each planned service and resource this worker counts
+        (input partitions are keyed by service), most urgent first."""
+        from streams.runtime.capacity_view import capacity_document
+
+        return _json(capacity_document(list(self.engine.capacity.values())))
 
     async def alerts(self, request: web.Request) -> web.Response:
         book = self.responder.book

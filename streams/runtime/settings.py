@@ -85,7 +85,7 @@ def duration_setting(flag: str | None, name: str, default: float,
 
 
 TOPIC_NAMES = ("requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter",
-               "policy", "alert-stats")
+               "policy", "alert-stats", "capacity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,7 @@ class Topics:
     dead_letter: str
     policy: str
     alert_stats: str
+    capacity: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

@@ -19,6 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -182,3 +183,43 @@ class DemandMeter:
             for hour in sorted(h for h in used if h < end):
                 self.history[key].put(hour, used.pop(hour))
         self.closed_until = end
+
+
+def meter_state(meter: DemandMeter) -> dict[str, object]:
+    """Everything a meter holds, as JSON values: its histories and its open hours."""
+    return {
+        "closed_until": meter.closed_until,
+        "late": meter.late,
+        "history": [[service, resource, series.to_dict()]
+                    for (service, resource), series in meter.history.items()],
+        "requests": [[service, sorted(minutes.items())]
+                     for service, minutes in meter._requests.items() if minutes],
+        "counts": [[service, [[minute, slo, total] for (minute, slo), total in sorted(counts.items())]]
+                   for service, counts in meter._counts.items() if counts],
+        "used": [[service, resource, sorted(hours.items())]
+                 for (service, resource), hours in meter._used.items() if hours],
+        "capacity": [[service, resource, value]
+                     for (service, resource), value in meter.capacity.items()],
+    }
+
+
+def restore_meter(meter: DemandMeter, state: dict[str, Any]) -> None:
+    """Load `meter_state` into a meter of the same plans (plans no longer planned are left out)."""
+    meter.closed_until = int(state["closed_until"])
+    meter.late = int(state["late"])
+    for service, resource, data in state["history"]:
+        key = (service, resource)
+        if key in meter.history:
+            meter.history[key] = HourlySeries.from_dict(data, meter.history[key].limit)
+    for service, minutes in state["requests"]:
+        if service in meter._services:
+            meter._requests[service].update({int(m): float(c) for m, c in minutes})
+    for service, counts in state["counts"]:
+        if service in meter._services:
+            meter._counts[service].update({(int(m), str(s)): float(t) for m, s, t in counts})
+    for service, resource, hours in state["used"]:
+        if (service, resource) in meter.history:
+            meter._used[(service, resource)].update({int(h): float(u) for h, u in hours})
+    for service, resource, value in state["capacity"]:
+        if (service, resource) in meter.history:
+            meter.capacity[(service, resource)] = float(value)

@@ -20,9 +20,11 @@ from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
 from streams.offline.decoding import DecodedBatch, decode_batch
+from streams.runtime.engine.demand import STATE_KEY, PartitionDemand
 from streams.runtime.state.checkpoint import Checkpoint, CheckpointLog
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 from streams.wire.dead_letter import DeadLetter, dead_letter
 
@@ -49,6 +51,7 @@ class Output:
     budgets: list[BudgetSnapshot] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     consumed: int = 0  # input records of the call this step covers (see `max_output`)
+    capacity: list[CapacityEvent] = field(default_factory=list)  # hours closed by this step
 
 
 
@@ -71,6 +74,8 @@ class PartitionProcessor:
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
         self.log = CheckpointLog(b"%d|" % partition)
         self._last_checkpoint: object = None
+        # Capacity planning (the SLO file's `capacity`): off, and free, without plans.
+        self.demand = PartitionDemand(slo_file) if slo_file.capacity else None
 
     def process(self, records: Iterable[tuple[int, bytes | None]], now: float,
                 max_output: int | None = None) -> Output:
@@ -115,6 +120,8 @@ class PartitionProcessor:
             out.consumed = self._count(batch, offset_at, now, max_output, out)
             self.offset = offset_at(out.consumed - 1)
         out.alerts, out.budgets = self.engine.drain()
+        if self.demand is not None:
+            out.capacity = self.demand.advance(self.engine.watermark)
         return out
 
     def _count(self, batch: DecodedBatch, offset_at: Callable[[int], int], now: float,
@@ -149,11 +156,15 @@ class PartitionProcessor:
                                                         offset_at(i), batch.payloads[i] or b""))
             if end > begin:
                 self.last_event_at = time.monotonic()
+                refused = set()
                 for position, reason in engine.ingest_batch(events[begin:end], not_after=not_after):
                     event = begin + position
+                    refused.add(position)
                     out.dead_letters.append(dead_letter(reason, self.topic, self.partition,
                                                         offset_at(batch.message_of(event)),
                                                         batch.payload_of(event)))
+                if self.demand is not None:
+                    self.demand.feed(events[begin:end], refused)
             first = last
             if max_output is not None and len(engine.alerts) + len(engine.budgets) >= max_output:
                 break
@@ -175,6 +186,8 @@ class PartitionProcessor:
                 target, done = limit, False
         engine.advance(target)
         out.alerts, out.budgets = engine.drain()
+        if self.demand is not None:
+            out.capacity = self.demand.advance(engine.watermark)
         return out, done
 
     @property
@@ -196,12 +209,16 @@ class PartitionProcessor:
         (the format: `streams.runtime.state.checkpoint`).
         """
         dirty = self.engine.take_dirty()
+        demand = self.demand.take_state() if self.demand is not None else None
         where = (self.offset, self.engine.checkpoint_meta(), sorted(self.alert_offsets.items()))
-        if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint:
+        if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint \
+                and demand is None:
             return None  # nothing to save
         self._last_checkpoint = where
         entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
                     orjson.dumps(self.engine.series_state(series))) for series in dirty]
+        if demand is not None:
+            entries.append((STATE_KEY, demand))
 
         def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 1, "seq": seq, "offset": self.offset,
@@ -217,6 +234,9 @@ class PartitionProcessor:
         if restored is None:
             return []
         meta = restored.meta
+        demand = restored.entries.pop(STATE_KEY, None)
+        if demand is not None and self.demand is not None:
+            self.demand.restore(demand)
         warnings = self.engine.restore(meta["engine"], list(restored.entries.values()))
         self.offset = int(meta["offset"])
         self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}

@@ -41,6 +41,7 @@ from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
 from streams.wire.alerts import Alert
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class EngineService(CheckpointedService):
         # Kafka's eager protocol every member revokes before any is assigned, so one assigned
         # back in the same rebalance was not counted by anyone else meanwhile.
         self.parked: dict[int, PartitionProcessor] = {}
+        # The latest capacity event of each planned service and resource this worker counts.
+        self.capacity: dict[tuple[str, str | None], CapacityEvent] = {}
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -82,7 +85,8 @@ class EngineService(CheckpointedService):
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         await ensure_topics(settings, [self.topics.requests, self.topics.alerts,
-                                       self.topics.budgets, self.topics.dead_letter])
+                                       self.topics.budgets, self.topics.dead_letter]
+                            + ([self.topics.capacity] if self.slo_file.capacity else []))
         await ensure_topics(settings, [self.changelog], compact=True)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2,
                                          max_batch_size=1 << 20,
@@ -153,6 +157,11 @@ class EngineService(CheckpointedService):
         for record in out.dead_letters:
             await producer.send(self.topics.dead_letter, encode(record),
                                 key=b"%d" % proc.partition)
+        if out.capacity:  # at least once, keyed by service (a repeat is identical)
+            await self._send_keyed(self.topics.capacity, [
+                (event.service.encode(), encode(event)) for event in out.capacity])
+            self.capacity.update({(event.service, event.resource): event
+                                  for event in out.capacity})
         checkpoint = proc.checkpoint(out.alerts)
         if checkpoint is None:
             if out.budgets or out.dead_letters:

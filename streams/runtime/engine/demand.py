@@ -1,0 +1,87 @@
+"""Capacity planning in the worker: each input partition's demand history, forecast every
+hour of event time.
+
+Input is keyed by service, so a service's request and count events all reach one partition,
+whose meter holds its history. When event time (the engine's watermark) closes an hour, every
+planned service and resource with history on the partition is assessed as of the end of that
+hour and a capacity event is made. No Kafka here: the engine service publishes the events and
+stores the state with the partition's checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from streams.domain.capacity.history import HOUR, meter_state, restore_meter
+from streams.domain.capacity.messages import capacity_event
+from streams.domain.capacity.runway import assess
+from streams.domain.slo.model import SloFile
+from streams.domain.timestamps import TimestampError, parse_ts
+from streams.offline.capacity import meter_for
+from streams.wire.capacity import CapacityEvent
+
+STATE_KEY = b"c|demand"  # the checkpoint entry of a partition's demand
+
+
+class PartitionDemand:
+    """The demand meter of one partition, and the capacity events its closed hours make."""
+
+    def __init__(self, slo_file: SloFile) -> None:
+        self.plans = slo_file.capacity
+        self.meter = meter_for(slo_file)
+        self.dirty = False
+
+    def feed(self, events: Sequence[Any], refused: set[int]) -> None:
+        """Count the events the engine accepted (by position; `refused` are left out)."""
+        meter = self.meter
+        for position, event in enumerate(events):
+            if position in refused or type(event) is not dict:
+                continue
+            ts = event.get("ts")
+            try:
+                when = ts if type(ts) is float or type(ts) is int else parse_ts(ts)
+            except TimestampError:
+                continue
+            slo = event.get("slo")
+            if slo is None:
+                meter.request(when, event.get("service"))  # type: ignore[arg-type]
+            else:
+                total = event.get("total")
+                if type(total) is int:
+                    meter.count(when, slo, float(total))
+            self.dirty = True
+
+    def advance(self, watermark: float) -> list[CapacityEvent]:
+        """Close the hours event time has passed; capacity events as of the last one closed."""
+        if not math.isfinite(watermark):
+            return []
+        before = self.meter.closed_until
+        self.meter.close(watermark)
+        end = self.meter.closed_until
+        if end <= before:
+            return []
+        self.dirty = True
+        events = []
+        for plan in self.plans:
+            series = self.meter.history[plan.key]
+            window = series.until(end)
+            if window is None or not np.isfinite(window[1]).any():
+                continue  # not this partition's service
+            events.append(capacity_event(assess(plan, series, end * HOUR,
+                                                self.meter.capacity.get(plan.key))))
+        return events
+
+    def take_state(self) -> bytes | None:
+        """The checkpoint entry's state when something changed since the last one."""
+        if not self.dirty:
+            return None
+        self.dirty = False
+        return orjson.dumps(meter_state(self.meter))
+
+    def restore(self, state: Any) -> None:
+        restore_meter(self.meter, state)

@@ -1,0 +1,103 @@
+"""Capacity planning in a live worker on the bundled broker: hourly capacity events, the API,
+and the demand history through SIGKILL and restart."""
+
+from __future__ import annotations
+
+import io
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.domain.capacity.messages import capacity_event
+from streams.domain.slo.loader import load_slo_file
+from streams.domain.timestamps import format_ts, parse_ts
+from streams.offline.capacity import run_capacity
+from streams.synthetic.demand import generate_counts
+from streams.synthetic.traffic import Scenario
+from streams.wire.codec import encode
+from tests.conftest import assert_valid
+from tests.integration.conftest import Live, kill
+
+pytestmark = pytest.mark.integration
+START = parse_ts("2026-11-02T00:00:00Z")
+DAYS = 3
+SLOS = """
+apiVersion: sre-streams/v1
+slos:
+  - {name: checkout-availability, service: checkout, objective: 0.999, sli: {availability: {}}}
+  - {name: search-availability, service: search, objective: 0.999, sli: {availability: {}}}
+capacity:
+  - {service: checkout, per_instance: 10, instances: 14, lead_time: 30d}
+  - {service: search, per_instance: 10, instances: 80, lead_time: 7d}
+"""
+
+
+def events_file(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Three days of per-minute count events, checkout growing 5% of its base a day (it
+    reaches its 120 requests/s within the lead time: critical), search the same against more
+    instances (ok); cut at 2.5 days."""
+    scenario = Scenario(start=START, duration=DAYS * 86400.0, rate=100.0,
+                        services=("checkout", "search"), regions=("eu",), seasonality=0.3,
+                        growth=0.05, seed=4)
+    lines = [orjson.dumps(e) for e in generate_counts(scenario, "{service}-availability")]
+    cut = len(lines) * 5 // 6
+    whole, first, rest = (tmp_path / f"{n}.jsonl" for n in ("whole", "first", "rest"))
+    whole.write_bytes(b"\n".join(lines) + b"\n")
+    first.write_bytes(b"\n".join(lines[:cut]) + b"\n")
+    rest.write_bytes(b"\n".join(lines[cut:]) + b"\n")
+    return whole, first, rest
+
+
+def capacity_events(live: Live, at: str) -> Callable[[list[dict[str, object]]], bool]:
+    return lambda messages: any(m.get("at") == at for m in messages)
+
+
+def test_capacity_events_and_the_history_through_a_kill(
+        live_factory: Callable[..., Live], tmp_path: Path) -> None:
+    slos = tmp_path / "slos.yaml"
+    slos.write_text(SLOS)
+    # Event time only: an idle partition must not move it with the clock.
+    live = live_factory(slos, SRE_IDLE_TIMEOUT="1h")
+    whole, first, rest = events_file(tmp_path)
+    topic = live.settings.topics.capacity
+    live.start_worker()
+    done = live.cli("produce", "--events", str(first), "--batch", "50", "--quiet")
+    assert done.returncode == 0, done.stderr
+    last_first = max(orjson.loads(line)["ts"] for line in first.read_bytes().splitlines())
+    hour_first = format_ts((last_first - 5) // 3600 * 3600)
+    before = live.collect(topic, capacity_events(live, hour_first), timeout=60)
+    assert any(m["at"] == hour_first for m in before), live.logs()
+    for message in before:
+        assert_valid("sre.capacity", message)
+    with urllib.request.urlopen(f"{live.api['w1']}/v1/capacity", timeout=5) as answer:
+        served = orjson.loads(answer.read())
+    assert_valid("capacity-report", served)
+    assert served["at"] == hour_first
+    assert [(s["service"], s["status"]) for s in served["services"]] == [
+        ("checkout", "critical"), ("search", "ok")]
+
+    kill(live, 0)
+    live.start_worker()
+    done = live.cli("produce", "--events", str(rest), "--batch", "50", "--quiet")
+    assert done.returncode == 0, done.stderr
+    hour_last = format_ts((START + DAYS * 86400 - 5) // 3600 * 3600)
+    after = live.collect(topic, capacity_events(live, hour_last), timeout=60)
+    final = {m["service"]: m for m in after if m["at"] == hour_last}
+    assert set(final) == {"checkout", "search"}, live.logs()
+    # The restarted worker went on from its checkpoint: it did not read the first part again
+    # (which would have rebuilt the history, and published its hours once more).
+    def canonical(messages: list[dict[str, object]]) -> list[bytes]:
+        return sorted(orjson.dumps(m, option=orjson.OPT_SORT_KEYS) for m in messages)
+
+    assert canonical([m for m in after if m["at"] <= hour_first]) == canonical(before)
+
+    # The history survived the kill: the forecast equals the one of an uninterrupted read.
+    offline = run_capacity(load_slo_file(slos), whole, at=parse_ts(hour_last), lateness=5.0,
+                           stderr=io.StringIO())
+    for assessment in offline.assessments:
+        expected = orjson.loads(encode(capacity_event(assessment)))
+        assert final[assessment.plan.service] == expected
+    assert final["checkout"]["status"] == "critical"

@@ -33,6 +33,7 @@ from streams.domain.engine.reasons import reason_class
 from streams.domain.policy import PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
+from streams.runtime.capacity_view import capacity_document, capacity_metrics
 from streams.runtime.engine.service import EngineService
 from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incidents.service import IncidentService
@@ -227,8 +228,6 @@ class ApiService(mode.Service):
     async def capacity(self, request: web.Request) -> web.Response:
         """The latest capacity event of each planned service and resource this worker counts
         (input partitions are keyed by service), most urgent first."""
-        from streams.runtime.capacity_view import capacity_document
-
         return _json(capacity_document(list(self.engine.capacity.values())))
 
     async def alerts(self, request: web.Request) -> web.Response:
@@ -293,6 +292,7 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         yield from self._processing()
+        yield from capacity_metrics(list(self.api.engine.capacity.values()))
         policies = self.api.responder.policies
         if policies is not None:
             yield from self._slos(policies.budgets.values())

@@ -78,6 +78,12 @@ def test_capacity_events_and_the_history_through_a_kill(
     assert served["at"] == hour_first
     assert [(s["service"], s["status"]) for s in served["services"]] == [
         ("checkout", "critical"), ("search", "ok")]
+    with urllib.request.urlopen(f"{live.api['w1']}/metrics", timeout=5) as answer:
+        metrics = answer.read().decode()
+    checkout = served["services"][0]
+    assert (f'sre_capacity_runway_days{{bound="p90",resource="",service="checkout"}} '
+            f'{checkout["runway_days"]["p90"]}') in metrics
+    assert 'sre_capacity_usable{resource="",service="search"} 780.0' in metrics
 
     kill(live, 0)
     live.start_worker()

@@ -3,6 +3,7 @@ and the demand history through SIGKILL and restart."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import urllib.request
 from collections.abc import Callable
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from streams.domain.capacity.messages import capacity_event
 from streams.domain.slo.loader import load_slo_file
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.offline.capacity import run_capacity
+from streams.runtime.kafka.clients import client_options
 from streams.synthetic.demand import generate_counts
 from streams.synthetic.traffic import Scenario
 from streams.wire.codec import encode
@@ -32,7 +35,28 @@ slos:
 capacity:
   - {service: checkout, per_instance: 10, instances: 14, lead_time: 30d}
   - {service: search, per_instance: 10, instances: 80, lead_time: 7d}
+  - {service: search, resource: disk, unit: GB, lead_time: 14d}
 """
+# search's disk: 500 GB growing 10 GB a day, of 2000 (its events say), one event an hour
+DISK = [{"ts": START + h * 3600 + 1800, "service": "search", "resource": "disk",
+         "used": 500.0 + 10.0 * h / 24, "capacity": 2000.0} for h in range(DAYS * 24)]
+BAD_DISK = [{"ts": START, "service": "search", "resource": "disk", "used": -1.0},
+            {"ts": START, "service": "search", "resource": "disk", "used": 1.0, "size": 3}]
+
+
+def send_keyed(live: Live, topic: str, messages: list[dict[str, object]]) -> None:
+    """Messages keyed by their service, as a producer of resource events keys them."""
+    async def run() -> None:
+        producer = AIOKafkaProducer(**client_options(live.settings))
+        await producer.start()
+        try:
+            for message in messages:
+                await producer.send_and_wait(topic, orjson.dumps(message),
+                                             key=str(message["service"]).encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
 
 
 def events_file(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -42,10 +66,13 @@ def events_file(tmp_path: Path) -> tuple[Path, Path, Path]:
     scenario = Scenario(start=START, duration=DAYS * 86400.0, rate=100.0,
                         services=("checkout", "search"), regions=("eu",), seasonality=0.3,
                         growth=0.05, seed=4)
-    lines = [orjson.dumps(e) for e in generate_counts(scenario, "{service}-availability")]
+    counts = list(generate_counts(scenario, "{service}-availability"))
+    lines = [orjson.dumps(e) for e in counts]
     cut = len(lines) * 5 // 6
     whole, first, rest = (tmp_path / f"{n}.jsonl" for n in ("whole", "first", "rest"))
-    whole.write_bytes(b"\n".join(lines) + b"\n")
+    # what the worker reads from both topics, in time order: for `sre-streams capacity`
+    every = sorted([*counts, *DISK], key=lambda e: float(e["ts"]))  # type: ignore[arg-type]
+    whole.write_bytes(b"\n".join(orjson.dumps(e) for e in every) + b"\n")
     first.write_bytes(b"\n".join(lines[:cut]) + b"\n")
     rest.write_bytes(b"\n".join(lines[cut:]) + b"\n")
     return whole, first, rest
@@ -64,6 +91,13 @@ def test_capacity_events_and_the_history_through_a_kill(
     whole, first, rest = events_file(tmp_path)
     topic = live.settings.topics.capacity
     live.start_worker()
+    # The disk's events first (their hours close with search's event time), the bad ones last:
+    # once those are dead-lettered, the good ones are counted.
+    send_keyed(live, live.settings.topics.resources, DISK + BAD_DISK)
+    dead = live.collect(live.settings.topics.dead_letter, lambda m: len(m) >= 2, timeout=30)
+    assert [(d["topic"], d["reason"]) for d in dead] == [
+        (live.settings.topics.resources, "invalid resource event: used must be a finite number >= 0"),
+        (live.settings.topics.resources, "invalid resource event: unknown key 'size'")]
     done = live.cli("produce", "--events", str(first), "--batch", "50", "--quiet")
     assert done.returncode == 0, done.stderr
     last_first = max(orjson.loads(line)["ts"] for line in first.read_bytes().splitlines())
@@ -76,8 +110,8 @@ def test_capacity_events_and_the_history_through_a_kill(
         served = orjson.loads(answer.read())
     assert_valid("capacity-report", served)
     assert served["at"] == hour_first
-    assert [(s["service"], s["status"]) for s in served["services"]] == [
-        ("checkout", "critical"), ("search", "ok")]
+    assert [(s["service"], s["resource"], s["status"]) for s in served["services"]] == [
+        ("checkout", None, "critical"), ("search", None, "ok"), ("search", "disk", "ok")]
     with urllib.request.urlopen(f"{live.api['w1']}/metrics", timeout=5) as answer:
         metrics = answer.read().decode()
     checkout = served["services"][0]
@@ -91,8 +125,8 @@ def test_capacity_events_and_the_history_through_a_kill(
     assert done.returncode == 0, done.stderr
     hour_last = format_ts((START + DAYS * 86400 - 5) // 3600 * 3600)
     after = live.collect(topic, capacity_events(live, hour_last), timeout=60)
-    final = {m["service"]: m for m in after if m["at"] == hour_last}
-    assert set(final) == {"checkout", "search"}, live.logs()
+    final = {(m["service"], m["resource"]): m for m in after if m["at"] == hour_last}
+    assert set(final) == {("checkout", None), ("search", None), ("search", "disk")}, live.logs()
     # The restarted worker went on from its checkpoint: it did not read the first part again
     # (which would have rebuilt the history, and published its hours once more).
     def canonical(messages: list[dict[str, object]]) -> list[bytes]:
@@ -105,5 +139,6 @@ def test_capacity_events_and_the_history_through_a_kill(
                            stderr=io.StringIO())
     for assessment in offline.assessments:
         expected = orjson.loads(encode(capacity_event(assessment)))
-        assert final[assessment.plan.service] == expected
-    assert final["checkout"]["status"] == "critical"
+        assert final[assessment.plan.key] == expected
+    assert final[("checkout", None)]["status"] == "critical"
+    assert final[("search", "disk")]["usable_capacity"] == 2000.0

@@ -23,7 +23,8 @@ from streams.domain.capacity.runway import assess
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import TimestampError, parse_ts
 from streams.offline.capacity import meter_for
-from streams.wire.capacity import CapacityEvent
+from streams.wire.capacity import CapacityEvent, resource_event
+from streams.wire.codec import WireError
 
 STATE_KEY = b"c|demand"  # the checkpoint entry of a partition's demand
 
@@ -55,6 +56,28 @@ class PartitionDemand:
                 if type(total) is int:
                     meter.count(when, slo, float(total))
             self.dirty = True
+
+    def resources(self, events: Sequence[Any], not_after: float) -> list[tuple[int, str]]:
+        """Count resource events (decoded JSON values); returns (position, reason) of those
+        refused. Their hours close with the partition's event time (its request events)."""
+        refused = []
+        for position, value in enumerate(events):
+            try:
+                event = resource_event(value)
+                ts = parse_ts(event.ts)
+            except WireError as exc:
+                refused.append((position, str(exc)))
+                continue
+            except TimestampError as exc:
+                refused.append((position, f"invalid ts: {exc}"))
+                continue
+            if ts > not_after:
+                refused.append((position, "timestamp in the future"))
+                continue
+            capacity = event.capacity if isinstance(event.capacity, float) else None
+            self.meter.resource(ts, event.service, event.resource, event.used, capacity)
+            self.dirty = True
+        return refused
 
     def advance(self, watermark: float) -> list[CapacityEvent]:
         """Close the hours event time has passed; capacity events as of the last one closed."""

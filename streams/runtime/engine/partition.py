@@ -170,6 +170,24 @@ class PartitionProcessor:
                 break
         return first
 
+    def process_resources(self, topic: str, records: Sequence[tuple[int, bytes | None]],
+                          now: float) -> Output:
+        """Resource events (`sre.resources`) of the partition of the same number, into the
+        demand history: their hourly maximum is idempotent, so a redelivery changes nothing."""
+        out = Output()
+        if self.demand is None or not records:
+            return out
+        batch = decode_batch([raw for _, raw in records], max_bytes=self.max_message_bytes)
+        for index, refusal in batch.refusals.items():
+            out.dead_letters.append(dead_letter(refusal.reason, topic, self.partition,
+                                                records[index][0], batch.payloads[index] or b""))
+        for position, reason in self.demand.resources(batch.events, now + self.max_future):
+            message = batch.message_of(position)
+            out.dead_letters.append(dead_letter(reason, topic, self.partition,
+                                                records[message][0], batch.payload_of(position)))
+        out.capacity = self.demand.advance(self.engine.watermark)
+        return out
+
     def idle(self, now: float, max_instants: int | None = None) -> tuple[Output, bool]:
         """Advance event time with the wall clock: no traffic must still resolve alerts.
 

@@ -100,7 +100,13 @@ class EngineService(CheckpointedService):
             # 6 s keeps joins at 3 s, and moves a dead worker's partitions within 6 s.
             session_timeout_ms=6_000, heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=10_000, max_poll_interval_ms=300_000)
-        self.consumer.subscribe([self.topics.requests], listener=RebalanceListener(self))
+        # Resource events (capacity planning) are keyed by service like the input: partition N
+        # of both topics goes to the same worker (range assignment), into processor N.
+        inputs = [self.topics.requests]
+        if any(plan.resource is not None for plan in self.slo_file.capacity):
+            await ensure_topics(settings, [self.topics.resources])
+            inputs.append(self.topics.resources)
+        self.consumer.subscribe(inputs, listener=RebalanceListener(self))
         await self.consumer.start()
 
     async def apply(self, batches: Batches) -> None:
@@ -111,10 +117,25 @@ class EngineService(CheckpointedService):
             proc = self.processors.get(tp.partition)
             if proc is None or tp not in consumer.assignment():
                 continue  # fetched before its partition moved away: not ours to count
+            if tp.topic == self.topics.resources:
+                await self._resources(proc, tp, messages, now)
+                continue
             while messages:  # in steps of bounded output, each stored before the next
                 out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
                 await self._step(proc, out)
                 messages = messages[out.consumed:]
+
+    async def _resources(self, proc: PartitionProcessor, tp: TopicPartition,
+                         messages: list[Any], now: float) -> None:
+        """Resource events into the processor of the same partition number; their offsets are
+        committed once the state holding them is stored."""
+        out = proc.process_resources(tp.topic, [(m.offset, m.value) for m in messages], now)
+        await self._step(proc, out)
+        if self.consumer is not None and tp in self.consumer.assignment():
+            try:
+                await self.consumer.commit({tp: messages[-1].offset + 1})
+            except Exception as exc:  # a commit during a hand-over: redelivery changes nothing
+                log.info("resources partition %d: offset commit skipped (%s)", tp.partition, exc)
 
     async def between_batches(self) -> None:
         await self._advance_idle()

@@ -91,3 +91,37 @@ slos:
     out = proc.process([(0, b'{"ts": 1800000000, "service": "checkout", "status": 200}')],
                        time.time())
     assert out.capacity == []
+
+
+RESOURCE_SLOS = parse_slo_text("""
+apiVersion: sre-streams/v1
+slos:
+  - {name: search-availability, service: search, objective: 0.999, sli: {availability: {}}}
+capacity:
+  - {service: search, resource: disk, lead_time: 14d}
+""")
+
+
+def test_resource_events_count_their_hourly_maximum_and_bad_ones_are_dead_lettered() -> None:
+    proc = PartitionProcessor(RESOURCE_SLOS, EngineSettings(), "requests", 0, 1 << 20, 60.0)
+    now = START + 10 * 86400
+    good = [{"ts": START + h * 3600 + m * 600, "service": "search", "resource": "disk",
+             "used": 100.0 + h + m, "capacity": 500.0} for h in range(48) for m in range(6)]
+    records = [(i, orjson.dumps(e)) for i, e in enumerate(good)]
+    records += [(1000, b'{"ts": 1800000000, "service": "search", "resource": "disk"}'),
+                (1001, b'[{"ts": "soon", "service": "search", "resource": "disk", "used": 1}]'),
+                (1002, orjson.dumps({"ts": now + 3600, "service": "search", "resource": "disk",
+                                     "used": 1})),
+                (1003, b"not json")]
+    out = proc.process_resources("sre.resources", records, now)
+    assert [(d.offset, d.reason.split(":")[0]) for d in out.dead_letters] == [
+        (1003, "invalid JSON"), (1000, "invalid resource event"), (1001, "invalid ts"),
+        (1002, "timestamp in the future")]
+    assert out.capacity == []  # no request events yet: the partition's event time stands still
+    # the search service's count events move event time on: 47 hours close
+    counts = [(2000 + m, orjson.dumps({"ts": START + (m + 1) * 60, "slo": "search-availability",
+                                       "good": 5, "total": 5})) for m in range(48 * 60)]
+    out = proc.process(counts, now)
+    (event,) = out.capacity
+    assert event.resource == "disk" and event.usable_capacity == 500.0
+    assert event.peak_now == 100.0 + 46 + 5  # the largest `used` of the last closed hour

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import orjson
 
+from streams.domain.capacity.alerts import runway_alert
 from streams.domain.capacity.history import HOUR, meter_state, restore_meter
 from streams.domain.capacity.messages import capacity_event
 from streams.domain.capacity.runway import assess
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import TimestampError, parse_ts
 from streams.offline.capacity import meter_for
+from streams.wire.alerts import Alert
 from streams.wire.capacity import CapacityEvent, resource_event
 from streams.wire.codec import WireError
 
@@ -36,6 +38,8 @@ class PartitionDemand:
         self.plans = slo_file.capacity
         self.meter = meter_for(slo_file)
         self.dirty = False
+        # capacity-runway alerts firing: (service, resource) -> when they started
+        self.firing: dict[tuple[str, str | None], str] = {}
 
     def feed(self, events: Sequence[Any], refused: set[int]) -> None:
         """Count the events the engine accepted (by position; `refused` are left out)."""
@@ -79,32 +83,45 @@ class PartitionDemand:
             self.dirty = True
         return refused
 
-    def advance(self, watermark: float) -> list[CapacityEvent]:
-        """Close the hours event time has passed; capacity events as of the last one closed."""
+    def advance(self, watermark: float) -> tuple[list[CapacityEvent], list[Alert]]:
+        """Close the hours event time has passed: capacity events as of the last one closed,
+        and the `capacity-runway` alerts of services turning critical or leaving it."""
         if not math.isfinite(watermark):
-            return []
+            return [], []
         before = self.meter.closed_until
         self.meter.close(watermark)
         end = self.meter.closed_until
         if end <= before:
-            return []
+            return [], []
         self.dirty = True
         events = []
+        alerts = []
         for plan in self.plans:
             series = self.meter.history[plan.key]
             window = series.until(end)
             if window is None or not np.isfinite(window[1]).any():
                 continue  # not this partition's service
-            events.append(capacity_event(assess(plan, series, end * HOUR,
-                                                self.meter.capacity.get(plan.key))))
-        return events
+            event = capacity_event(assess(plan, series, end * HOUR,
+                                          self.meter.capacity.get(plan.key)))
+            events.append(event)
+            alert, since = runway_alert(event, plan.horizon / 86400, self.firing.get(plan.key))
+            if alert is not None:
+                alerts.append(alert)
+            if since is None:
+                self.firing.pop(plan.key, None)
+            else:
+                self.firing[plan.key] = since
+        return events, alerts
 
     def take_state(self) -> bytes | None:
         """The checkpoint entry's state when something changed since the last one."""
         if not self.dirty:
             return None
         self.dirty = False
-        return orjson.dumps(meter_state(self.meter))
+        firing = [[service, resource, since] for (service, resource), since in self.firing.items()]
+        return orjson.dumps({"meter": meter_state(self.meter), "firing": firing})
 
     def restore(self, state: Any) -> None:
-        restore_meter(self.meter, state)
+        restore_meter(self.meter, state["meter"])
+        self.firing = {(service, resource): since for service, resource, since in state["firing"]
+                       if (service, resource) in self.meter.history}

@@ -121,7 +121,8 @@ class PartitionProcessor:
             self.offset = offset_at(out.consumed - 1)
         out.alerts, out.budgets = self.engine.drain()
         if self.demand is not None:
-            out.capacity = self.demand.advance(self.engine.watermark)
+            out.capacity, runway = self.demand.advance(self.engine.watermark)
+            out.alerts += runway
         return out
 
     def _count(self, batch: DecodedBatch, offset_at: Callable[[int], int], now: float,
@@ -185,7 +186,7 @@ class PartitionProcessor:
             message = batch.message_of(position)
             out.dead_letters.append(dead_letter(reason, topic, self.partition,
                                                 records[message][0], batch.payload_of(position)))
-        out.capacity = self.demand.advance(self.engine.watermark)
+        out.capacity, out.alerts = self.demand.advance(self.engine.watermark)
         return out
 
     def idle(self, now: float, max_instants: int | None = None) -> tuple[Output, bool]:
@@ -205,7 +206,8 @@ class PartitionProcessor:
         engine.advance(target)
         out.alerts, out.budgets = engine.drain()
         if self.demand is not None:
-            out.capacity = self.demand.advance(engine.watermark)
+            out.capacity, runway = self.demand.advance(engine.watermark)
+            out.alerts += runway
         return out, done
 
     @property

@@ -186,12 +186,11 @@ class DemandMeter:
 
 
 def meter_state(meter: DemandMeter) -> dict[str, object]:
-    """Everything a meter holds, as JSON values: its histories and its open hours."""
+    """What a meter holds besides its histories (those are `HourlySeries.to_dict` each), as
+    JSON values: its open hours, and where they start."""
     return {
         "closed_until": meter.closed_until,
         "late": meter.late,
-        "history": [[service, resource, series.to_dict()]
-                    for (service, resource), series in meter.history.items()],
         "requests": [[service, sorted(minutes.items())]
                      for service, minutes in meter._requests.items() if minutes],
         "counts": [[service, [[minute, slo, total] for (minute, slo), total in sorted(counts.items())]]
@@ -203,12 +202,13 @@ def meter_state(meter: DemandMeter) -> dict[str, object]:
     }
 
 
-def restore_meter(meter: DemandMeter, state: dict[str, Any]) -> None:
-    """Load `meter_state` into a meter of the same plans (plans no longer planned are left out)."""
+def restore_meter(meter: DemandMeter, state: dict[str, Any],
+                  histories: dict[Key, dict[str, object]]) -> None:
+    """Load `meter_state` and the histories into a meter of the same plans (plans no longer
+    planned are left out)."""
     meter.closed_until = int(state["closed_until"])
     meter.late = int(state["late"])
-    for service, resource, data in state["history"]:
-        key = (service, resource)
+    for key, data in histories.items():
         if key in meter.history:
             meter.history[key] = HourlySeries.from_dict(data, meter.history[key].limit)
     for service, minutes in state["requests"]:

@@ -28,7 +28,9 @@ from streams.wire.alerts import Alert
 from streams.wire.capacity import CapacityEvent, resource_event
 from streams.wire.codec import WireError
 
-STATE_KEY = b"c|demand"  # the checkpoint entry of a partition's demand
+STATE_PREFIX = b"c|"  # checkpoint entries of a partition's demand: its open hours (one entry)
+OPEN_KEY = b"c|open"  # and each planned history (`c|h|[service, resource]`), written only
+HISTORY_KEY = b"c|h|"  # when an hour closes: the history changes once an hour, not every step
 
 
 class PartitionDemand:
@@ -38,6 +40,7 @@ class PartitionDemand:
         self.plans = slo_file.capacity
         self.meter = meter_for(slo_file)
         self.dirty = False
+        self.closed_dirty = False  # an hour closed: the histories changed
         # capacity-runway alerts firing: (service, resource) -> when they started
         self.firing: dict[tuple[str, str | None], str] = {}
 
@@ -93,7 +96,7 @@ class PartitionDemand:
         end = self.meter.closed_until
         if end <= before:
             return [], []
-        self.dirty = True
+        self.dirty = self.closed_dirty = True
         events = []
         alerts = []
         for plan in self.plans:
@@ -113,15 +116,30 @@ class PartitionDemand:
                 self.firing[plan.key] = since
         return events, alerts
 
-    def take_state(self) -> bytes | None:
-        """The checkpoint entry's state when something changed since the last one."""
+    def take_state(self) -> list[tuple[bytes, bytes]]:
+        """The checkpoint entries that changed since the last checkpoint."""
         if not self.dirty:
-            return None
+            return []
         self.dirty = False
         firing = [[service, resource, since] for (service, resource), since in self.firing.items()]
-        return orjson.dumps({"meter": meter_state(self.meter), "firing": firing})
+        entries = [(OPEN_KEY, orjson.dumps({"meter": meter_state(self.meter), "firing": firing}))]
+        if self.closed_dirty:
+            self.closed_dirty = False
+            entries += [(HISTORY_KEY + orjson.dumps(list(key)), orjson.dumps(series.to_dict()))
+                        for key, series in self.meter.history.items()
+                        if series.values is not None]
+        return entries
 
-    def restore(self, state: Any) -> None:
-        restore_meter(self.meter, state["meter"])
+    def restore(self, entries: dict[bytes, Any]) -> None:
+        """Load the entries `take_state` wrote (by key)."""
+        state = entries.get(OPEN_KEY)
+        if state is None:
+            return
+        histories = {}
+        for key, data in entries.items():
+            if key.startswith(HISTORY_KEY):
+                service, resource = orjson.loads(key[len(HISTORY_KEY):])
+                histories[(service, resource)] = data
+        restore_meter(self.meter, state["meter"], histories)
         self.firing = {(service, resource): since for service, resource, since in state["firing"]
                        if (service, resource) in self.meter.history}

@@ -20,7 +20,7 @@ from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
 from streams.offline.decoding import DecodedBatch, decode_batch
-from streams.runtime.engine.demand import STATE_KEY, PartitionDemand
+from streams.runtime.engine.demand import STATE_PREFIX, PartitionDemand
 from streams.runtime.state.checkpoint import Checkpoint, CheckpointLog
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
@@ -229,16 +229,15 @@ class PartitionProcessor:
         (the format: `streams.runtime.state.checkpoint`).
         """
         dirty = self.engine.take_dirty()
-        demand = self.demand.take_state() if self.demand is not None else None
+        demand = self.demand.take_state() if self.demand is not None else []
         where = (self.offset, self.engine.checkpoint_meta(), sorted(self.alert_offsets.items()))
         if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint \
-                and demand is None:
+                and not demand:
             return None  # nothing to save
         self._last_checkpoint = where
         entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
                     orjson.dumps(self.engine.series_state(series))) for series in dirty]
-        if demand is not None:
-            entries.append((STATE_KEY, demand))
+        entries += demand
 
         def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 1, "seq": seq, "offset": self.offset,
@@ -254,8 +253,9 @@ class PartitionProcessor:
         if restored is None:
             return []
         meta = restored.meta
-        demand = restored.entries.pop(STATE_KEY, None)
-        if demand is not None and self.demand is not None:
+        demand = {key: restored.entries.pop(key) for key in list(restored.entries)
+                  if key.startswith(STATE_PREFIX)}
+        if self.demand is not None:
             self.demand.restore(demand)
         warnings = self.engine.restore(meta["engine"], list(restored.entries.values()))
         self.offset = int(meta["offset"])

@@ -6,16 +6,16 @@ import argparse
 import dataclasses
 import gzip
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import BinaryIO, TextIO
 
 from streams.domain.timestamps import TimestampError, format_ts, parse_ts
+from streams.synthetic.demand import generate_counts
 from streams.synthetic.traffic import (
     DEFAULT_REGIONS,
     DEFAULT_SERVICES,
     PRESET_NAMES,
-    RequestEvent,
     Scenario,
     encode_jsonl,
     generate,
@@ -56,6 +56,14 @@ def add_parser(
     parser.add_argument("--regions", help="comma-separated (default eu,us)")
     parser.add_argument("--error-rate", help="base fraction of failed (5xx) requests")
     parser.add_argument("--seasonality", help="daily rate amplitude in [0, 1]")
+    parser.add_argument("--weekly", help="weekly rate amplitude in [0, 1] (highest Friday 18:00 UTC)")
+    parser.add_argument("--growth", help="linear growth of the rate per day, e.g. 2%%/d (of --rate)")
+    parser.add_argument("--as", dest="output", choices=("requests", "counts"), default="requests",
+                        help="requests: one event per request (default); counts: one count "
+                             "event per minute per service, so weeks stay small")
+    parser.add_argument("--count-slo", default="{service}-availability",
+                        help="SLO a count event names; {service} is replaced "
+                             "(default {service}-availability)")
     parser.add_argument(
         "--incident",
         action="append",
@@ -85,7 +93,10 @@ def run(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         print(f"{PROG}: error: {exc}", file=stderr)
         return 2
     tally = _Tally()
-    lines = encode_jsonl(tally.count(generate(scenario)), batch)
+    events: Iterable[Mapping[str, object]] = (
+        generate_counts(scenario, args.count_slo) if args.output == "counts"
+        else generate(scenario))
+    lines = encode_jsonl(tally.count(events), batch)
     try:
         if args.out is None:
             _write(lines, stdout)
@@ -138,7 +149,22 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             scenario.seasonality if args.seasonality is None else _number(args.seasonality, "--seasonality")
         ),
         incidents=kept + tuple(parse_incident(spec) for spec in args.incident),
+        growth=0.0 if args.growth is None else growth_per_day(args.growth),
+        weekly=0.0 if args.weekly is None else _number(args.weekly, "--weekly"),
     )
+
+
+def growth_per_day(text: str) -> float:
+    """`2%/d`, `2%`, `0.02/d` or `0.02`: a fraction of the base rate added each day."""
+    body = text.strip().removesuffix("/d").strip()
+    percent = body.endswith("%")
+    try:
+        value = float(body.removesuffix("%"))
+    except ValueError:
+        raise ValueError(f"--growth must be a rate per day such as 2%/d or 0.02/d, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"--growth must be finite, got {text!r}")
+    return value / 100 if percent else value
 
 
 class _Tally:
@@ -149,11 +175,13 @@ class _Tally:
         self.first: float | None = None
         self.last: float | None = None
 
-    def count(self, events: Iterable[RequestEvent]) -> Iterator[RequestEvent]:
+    def count(self, events: Iterable[Mapping[str, object]]) -> Iterator[Mapping[str, object]]:
         for event in events:
+            ts = event["ts"]
+            assert isinstance(ts, float | int)
             if self.first is None:
-                self.first = event["ts"]
-            self.last = event["ts"]
+                self.first = ts
+            self.last = ts
             self.events += 1
             yield event
 

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from typing import BinaryIO, TextIO, cast
 
 from streams import __version__
-from streams.cli import backtest, demo, generate, incidents, produce, slo, tail, toil, tune, worker
+from streams.cli import (
+    backtest,
+    capacity,
+    demo,
+    generate,
+    incidents,
+    produce,
+    slo,
+    tail,
+    toil,
+    tune,
+    worker,
+)
 from streams.cli.usage import EXIT_OK, EXIT_USAGE, Parser, SubParsers, UsageError, load_slos, settings_for
 from streams.runtime.settings import SettingsError
 
@@ -42,6 +54,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("tune", tune.add_parser,
             lambda args, stdout, stderr: tune.run(args, load_slos, stdout, stderr)),
     Command("toil", toil.add_parser, toil.run),
+    Command("capacity", capacity.add_parser, capacity.run),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 

@@ -36,6 +36,7 @@ from streams.domain.policy import STATES, PolicyError
 from streams.domain.slo.model import SloFile
 from streams.domain.timestamps import parse_ts
 from streams.runtime import telemetry
+from streams.runtime.capacity_view import capacity_document, capacity_metrics
 from streams.runtime.engine.service import EngineService
 from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incidents.service import IncidentService
@@ -113,6 +114,7 @@ class ApiService(mode.Service):
             app.router.add_get(path, self._on_leader(handler))
         app.router.add_post("/v1/gates/{service}/overrides", self.override)
         add_pages(app, Pages(self.slo_file, self.responder), self._on_leader)  # streams.web
+        app.router.add_get("/v1/capacity", self.capacity)
         return app
 
     async def on_start(self) -> None:
@@ -251,6 +253,11 @@ class ApiService(mode.Service):
                                  "exceptions": list(slo.budget_policy.exceptions)},
                       "series": series})
 
+    async def capacity(self, request: web.Request) -> web.Response:
+        """The latest capacity event of each planned service and resource this worker counts
+        (input partitions are keyed by service), most urgent first."""
+        return _json(capacity_document(list(self.engine.capacity.values())))
+
     async def alerts(self, request: web.Request) -> web.Response:
         book = self.responder.book
         if book is None:
@@ -325,6 +332,7 @@ class _Collector:
     def collect(self) -> Iterator[Metric]:
         yield from self._processing()
         yield from telemetry.collect()
+        yield from capacity_metrics(list(self.api.engine.capacity.values()))
         policies = self.api.responder.policies
         if policies is not None:
             yield from self._slos(policies.budgets.values())

@@ -85,7 +85,7 @@ def duration_setting(flag: str | None, name: str, default: float,
 
 
 TOPIC_NAMES = ("requests", "deploys", "commands", "alerts", "incidents", "budgets", "dead-letter",
-               "policy", "alert-stats", "toil")
+               "policy", "alert-stats", "toil", "capacity", "resources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,8 @@ class Topics:
     policy: str
     alert_stats: str
     toil: str
+    capacity: str
+    resources: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

@@ -33,6 +33,7 @@ import orjson
 from numpy.typing import NDArray
 
 from streams.domain.durations import DurationError, format_duration, parse_duration
+from streams.synthetic.demand import shape
 
 IncidentKind = Literal["outage", "slow_burn", "latency"]
 PresetName = Literal["steady", "outage", "slow-burn", "latency", "mixed"]
@@ -146,6 +147,8 @@ class Scenario:
     seasonality: float = 0.0
     incidents: tuple[Incident, ...] = field(default=())
     seed: int = 0
+    growth: float = 0.0  # linear, a fraction of `rate` a day (see streams.synthetic.demand)
+    weekly: float = 0.0  # weekly amplitude in [0, 1]
 
     def __post_init__(self) -> None:
         # Accept lists from callers but store tuples, so scenarios stay hashable.
@@ -163,6 +166,10 @@ class Scenario:
             raise ValueError(f"base_error_rate must be in [0, 1], got {self.base_error_rate}")
         if not 0.0 <= self.seasonality <= 1.0:
             raise ValueError(f"seasonality must be in [0, 1], got {self.seasonality}")
+        if not 0.0 <= self.weekly <= 1.0:
+            raise ValueError(f"weekly seasonality must be in [0, 1], got {self.weekly}")
+        if not math.isfinite(self.growth) or self.growth * self.duration / _DAY_S <= -1:
+            raise ValueError(f"growth must leave a positive rate to the end, got {self.growth}")
         if not 0 < self.latency_median_ms < self.latency_p99_ms or not math.isfinite(self.latency_p99_ms):
             raise ValueError(
                 "latencies must satisfy 0 < latency_median_ms < latency_p99_ms, got "
@@ -245,7 +252,8 @@ def generate(scenario: Scenario) -> Iterator[RequestEvent]:
     tables = _Tables(scenario)
     start_ms = round(scenario.start * 1000)
     end_ms = start_ms + round(scenario.duration * 1000)
-    peak_rate = scenario.rate * (1 + scenario.seasonality)
+    peak_rate = (scenario.rate * (1 + scenario.seasonality) * (1 + scenario.weekly)
+                 * (1 + max(scenario.growth, 0.0) * scenario.duration / _DAY_S))
     chunk_ms = max(_SLICE_MS, min(_MAX_CHUNK_MS, int(_CHUNK_EVENTS / peak_rate) * _SLICE_MS))
     for lo in range(start_ms, end_ms, chunk_ms):
         yield from _chunk(scenario, tables, rng, start_ms, lo, min(lo + chunk_ms, end_ms))
@@ -266,6 +274,8 @@ def _chunk(
     if scenario.seasonality:
         phase = 2 * np.pi * (np.mod(mid_s, _DAY_S) - _SEASONAL_PHASE_S) / _DAY_S
         rate = rate * (1 + scenario.seasonality * np.sin(phase))
+    if scenario.growth or scenario.weekly:
+        rate = rate * shape(mid_s, scenario.start, scenario.growth, scenario.weekly)
     counts = rng.poisson(np.repeat(rate, tables.n_cells)).ravel()
     n = int(counts.sum())
     if n == 0:

@@ -6,6 +6,7 @@ import msgspec
 
 from streams.wire.alerts import Alert, AlertStats
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent, CapacityReport, ResourceEvent
 from streams.wire.commands import Command, Deploy
 from streams.wire.dead_letter import DeadLetter
 from streams.wire.incidents import IncidentEvent
@@ -25,4 +26,7 @@ MESSAGES: dict[str, type[msgspec.Struct]] = {
     "deploy": Deploy,
     "alert-stats": AlertStats,
     "work-event": WorkEvent,
+    "resource-event": ResourceEvent,
+    "capacity": CapacityEvent,
+    "capacity-report": CapacityReport,
 }

@@ -147,7 +147,7 @@ def test_every_registered_command_is_listed_and_has_its_own_help(
 
     names = [command.name for command in COMMANDS]
     assert names == ["backtest", "slo", "worker", "demo", "produce", "tail", "generate",
-                     "incidents", "silences", "tune"]
+                     "incidents", "silences", "tune", "toil", "capacity"]
     listing = build_parser().format_help()
     for name in names:
         assert re.search(rf"^    {name}\b", listing, re.MULTILINE), name

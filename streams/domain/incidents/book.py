@@ -303,7 +303,7 @@ class IncidentBook:
         where = ",".join(f"{k}={v}" for k, v in series.items())
         incident = Incident(
             id=incident_id(slo, series, at), slo=slo, service=alert.service,
-            series=series, title=f"{slo}{' {' + where + '}' if where else ''}: error budget burning",
+            series=series, title=_title(alert, where),
             priority=priority, status=Status.OPEN, opened_at=at, labels=dict(alert.labels),
             runbook_url=alert.annotations.get("runbook_url"),
             budget_at_open=state.error_budget_remaining, budget_now=state.error_budget_remaining,
@@ -421,3 +421,10 @@ def _bad(alert: Alert, otherwise: int | None) -> int | None:
 
 def _ts(value: float | None) -> str | None:
     return None if value is None else format_ts(value)
+
+
+def _title(alert: Alert, where: str) -> str:
+    """An incident's title: its SLO series and what is wrong with it."""
+    what = "capacity runway under the lead time" if alert.rule == "capacity-runway" \
+        else "error budget burning"
+    return f"{alert.slo}{' {' + where + '}' if where else ''}: {what}"

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from streams.domain.capacity.loader import parse_capacity
 from streams.domain.durations import format_duration
 from streams.domain.engine.counters import PlanError, PlanTooLarge, plan_for
 from streams.domain.incidents.book import EscalationLevel, IncidentPolicy, Priority
@@ -49,7 +50,7 @@ from streams.domain.toil.config import parse_toil
 API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify", "toil"}
+_TOP_KEYS = {"apiVersion", "defaults", "slos", "alerting", "incidents", "notify", "toil", "capacity"}
 _INCIDENT_KEYS = {"severity", "reopen_within", "escalation", "inhibit", "retention"}
 _ESCALATION_KEYS = {"levels", "repeat"}
 _DEFAULT_KEYS = {"window", "alerting", "min_events", "policy"}
@@ -164,7 +165,8 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
     for index, runbook in enumerate(toil.runbooks):
         if runbook.match.slo is not None and runbook.match.slo not in slos:
             problems.add(f"toil.runbooks[{index}].match.slo", f"unknown SLO {_show(runbook.match.slo)}")
-    return SloFile(tuple(slos.values()), policies, incidents, notify, toil)
+    capacity = parse_capacity(document.get("capacity"), "capacity", problems)
+    return SloFile(tuple(slos.values()), policies, incidents, notify, toil=toil, capacity=capacity)
 
 
 def _notify(value: object, path: str, problems: _Problems) -> NotifyConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from streams.domain.capacity.model import CapacityPlan
 from streams.domain.durations import format_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
@@ -141,3 +142,4 @@ class SloFile:
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     toil: ToilConfig = field(default_factory=ToilConfig)
+    capacity: tuple[CapacityPlan, ...] = ()

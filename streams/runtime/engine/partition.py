@@ -20,9 +20,11 @@ from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
 from streams.offline.decoding import DecodedBatch, decode_batch
+from streams.runtime.engine.demand import STATE_PREFIX, PartitionDemand
 from streams.runtime.state.checkpoint import Checkpoint, CheckpointLog
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 from streams.wire.dead_letter import DeadLetter, dead_letter
 
@@ -49,6 +51,7 @@ class Output:
     budgets: list[BudgetSnapshot] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     consumed: int = 0  # input records of the call this step covers (see `max_output`)
+    capacity: list[CapacityEvent] = field(default_factory=list)  # hours closed by this step
 
 
 
@@ -71,6 +74,8 @@ class PartitionProcessor:
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
         self.log = CheckpointLog(b"%d|" % partition)
         self._last_checkpoint: object = None
+        # Capacity planning (the SLO file's `capacity`): off, and free, without plans.
+        self.demand = PartitionDemand(slo_file) if slo_file.capacity else None
 
     def process(self, records: Iterable[tuple[int, bytes | None]], now: float,
                 max_output: int | None = None) -> Output:
@@ -115,6 +120,9 @@ class PartitionProcessor:
             out.consumed = self._count(batch, offset_at, now, max_output, out)
             self.offset = offset_at(out.consumed - 1)
         out.alerts, out.budgets = self.engine.drain()
+        if self.demand is not None:
+            out.capacity, runway = self.demand.advance(self.engine.watermark)
+            out.alerts += runway
         return out
 
     def _count(self, batch: DecodedBatch, offset_at: Callable[[int], int], now: float,
@@ -149,15 +157,37 @@ class PartitionProcessor:
                                                         offset_at(i), batch.payloads[i] or b""))
             if end > begin:
                 self.last_event_at = time.monotonic()
+                refused = set()
                 for position, reason in engine.ingest_batch(events[begin:end], not_after=not_after):
                     event = begin + position
+                    refused.add(position)
                     out.dead_letters.append(dead_letter(reason, self.topic, self.partition,
                                                         offset_at(batch.message_of(event)),
                                                         batch.payload_of(event)))
+                if self.demand is not None:
+                    self.demand.feed(events[begin:end], refused)
             first = last
             if max_output is not None and len(engine.alerts) + len(engine.budgets) >= max_output:
                 break
         return first
+
+    def process_resources(self, topic: str, records: Sequence[tuple[int, bytes | None]],
+                          now: float) -> Output:
+        """Resource events (`sre.resources`) of the partition of the same number, into the
+        demand history: their hourly maximum is idempotent, so a redelivery changes nothing."""
+        out = Output()
+        if self.demand is None or not records:
+            return out
+        batch = decode_batch([raw for _, raw in records], max_bytes=self.max_message_bytes)
+        for index, refusal in batch.refusals.items():
+            out.dead_letters.append(dead_letter(refusal.reason, topic, self.partition,
+                                                records[index][0], batch.payloads[index] or b""))
+        for position, reason in self.demand.resources(batch.events, now + self.max_future):
+            message = batch.message_of(position)
+            out.dead_letters.append(dead_letter(reason, topic, self.partition,
+                                                records[message][0], batch.payload_of(position)))
+        out.capacity, out.alerts = self.demand.advance(self.engine.watermark)
+        return out
 
     def idle(self, now: float, max_instants: int | None = None) -> tuple[Output, bool]:
         """Advance event time with the wall clock: no traffic must still resolve alerts.
@@ -175,6 +205,9 @@ class PartitionProcessor:
                 target, done = limit, False
         engine.advance(target)
         out.alerts, out.budgets = engine.drain()
+        if self.demand is not None:
+            out.capacity, runway = self.demand.advance(engine.watermark)
+            out.alerts += runway
         return out, done
 
     @property
@@ -196,12 +229,15 @@ class PartitionProcessor:
         (the format: `streams.runtime.state.checkpoint`).
         """
         dirty = self.engine.take_dirty()
+        demand = self.demand.take_state() if self.demand is not None else []
         where = (self.offset, self.engine.checkpoint_meta(), sorted(self.alert_offsets.items()))
-        if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint:
+        if not dirty and not alerts and not self.log.torn and where == self._last_checkpoint \
+                and not demand:
             return None  # nothing to save
         self._last_checkpoint = where
         entries = [(b"s|" + orjson.dumps([series.slo.name, series.key]),
                     orjson.dumps(self.engine.series_state(series))) for series in dirty]
+        entries += demand
 
         def meta(seq: int, chunks: int) -> StoredState:
             return {"version": 1, "seq": seq, "offset": self.offset,
@@ -217,6 +253,10 @@ class PartitionProcessor:
         if restored is None:
             return []
         meta = restored.meta
+        demand = {key: restored.entries.pop(key) for key in list(restored.entries)
+                  if key.startswith(STATE_PREFIX)}
+        if self.demand is not None:
+            self.demand.restore(demand)
         warnings = self.engine.restore(meta["engine"], list(restored.entries.values()))
         self.offset = int(meta["offset"])
         self.alert_offsets = {int(k): int(v) for k, v in meta["alert_offsets"].items()}

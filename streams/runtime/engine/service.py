@@ -42,6 +42,7 @@ from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
 from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class EngineService(CheckpointedService):
         # Kafka's eager protocol every member revokes before any is assigned, so one assigned
         # back in the same rebalance was not counted by anyone else meanwhile.
         self.parked: dict[int, PartitionProcessor] = {}
+        # The latest capacity event of each planned service and resource this worker counts.
+        self.capacity: dict[tuple[str, str | None], CapacityEvent] = {}
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -83,7 +86,8 @@ class EngineService(CheckpointedService):
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         await ensure_topics(settings, [self.topics.requests, self.topics.alerts,
-                                       self.topics.budgets, self.topics.dead_letter])
+                                       self.topics.budgets, self.topics.dead_letter]
+                            + ([self.topics.capacity] if self.slo_file.capacity else []))
         await ensure_topics(settings, [self.changelog], compact=True)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2,
                                          max_batch_size=1 << 20,
@@ -97,7 +101,13 @@ class EngineService(CheckpointedService):
             # 6 s keeps joins at 3 s, and moves a dead worker's partitions within 6 s.
             session_timeout_ms=6_000, heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=10_000, max_poll_interval_ms=300_000)
-        self.consumer.subscribe([self.topics.requests], listener=RebalanceListener(self))
+        # Resource events (capacity planning) are keyed by service like the input: partition N
+        # of both topics goes to the same worker (range assignment), into processor N.
+        inputs = [self.topics.requests]
+        if any(plan.resource is not None for plan in self.slo_file.capacity):
+            await ensure_topics(settings, [self.topics.resources])
+            inputs.append(self.topics.resources)
+        self.consumer.subscribe(inputs, listener=RebalanceListener(self))
         await self.consumer.start()
 
     async def apply(self, batches: Batches) -> None:
@@ -108,10 +118,25 @@ class EngineService(CheckpointedService):
             proc = self.processors.get(tp.partition)
             if proc is None or tp not in consumer.assignment():
                 continue  # fetched before its partition moved away: not ours to count
+            if tp.topic == self.topics.resources:
+                await self._resources(proc, tp, messages, now)
+                continue
             while messages:  # in steps of bounded output, each stored before the next
                 out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
                 await self._step(proc, out)
                 messages = messages[out.consumed:]
+
+    async def _resources(self, proc: PartitionProcessor, tp: TopicPartition,
+                         messages: list[Any], now: float) -> None:
+        """Resource events into the processor of the same partition number; their offsets are
+        committed once the state holding them is stored."""
+        out = proc.process_resources(tp.topic, [(m.offset, m.value) for m in messages], now)
+        await self._step(proc, out)
+        if self.consumer is not None and tp in self.consumer.assignment():
+            try:
+                await self.consumer.commit({tp: messages[-1].offset + 1})
+            except Exception as exc:  # a commit during a hand-over: redelivery changes nothing
+                log.info("resources partition %d: offset commit skipped (%s)", tp.partition, exc)
 
     async def between_batches(self) -> None:
         await self._advance_idle()
@@ -154,6 +179,11 @@ class EngineService(CheckpointedService):
         for record in out.dead_letters:
             await producer.send(self.topics.dead_letter, encode(record),
                                 key=b"%d" % proc.partition)
+        if out.capacity:  # at least once, keyed by service (a repeat is identical)
+            await self._send_keyed(self.topics.capacity, [
+                (event.service.encode(), encode(event)) for event in out.capacity])
+            self.capacity.update({(event.service, event.resource): event
+                                  for event in out.capacity})
         checkpoint = proc.checkpoint(out.alerts)
         if checkpoint is None:
             if out.budgets or out.dead_letters:

@@ -45,7 +45,7 @@ def idle_worker(*, ready: bool, joined: bool) -> tuple[Any, Any]:
     event = asyncio.Event()
     if ready:
         event.set()
-    engine = SimpleNamespace(processors={}, ready=event, stopping=False, lag=dict)
+    engine = SimpleNamespace(processors={}, ready=event, stopping=False, lag=dict, capacity={})
     responder = SimpleNamespace(leading=False, leader_url=None, policies=None, book=None, toil=None,
                                 joined=joined)
     return engine, responder

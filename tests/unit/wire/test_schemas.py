@@ -35,6 +35,8 @@ TOPIC_FILES = {
     "sre.deploys": "sre.deploys.schema.json",
     "sre.policy": "sre.policy.schema.json",
     "sre.alert-stats": "sre.alert-stats.schema.json",
+    "sre.resources": "sre.resources.schema.json",
+    "sre.capacity": "sre.capacity.schema.json",
 }
 
 

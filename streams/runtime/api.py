@@ -42,6 +42,7 @@ from streams.runtime.http_edges import EdgeRunner
 from streams.runtime.incidents.service import IncidentService
 from streams.runtime.settings import Settings
 from streams.web.routes import Pages, add_pages
+from streams.web.sections import capacity_section, toil_section
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,10 @@ class ApiService(mode.Service):
                               ("/v1/toil", self.toil)):
             app.router.add_get(path, self._on_leader(handler))
         app.router.add_post("/v1/gates/{service}/overrides", self.override)
-        add_pages(app, Pages(self.slo_file, self.responder), self._on_leader)  # streams.web
-        app.router.add_get("/v1/capacity", self.capacity)
+        add_pages(app, Pages(self.slo_file, self.responder, [capacity_section(self.responder),
+                                                           toil_section(self.responder)]),
+                  self._on_leader)  # streams.web
+        app.router.add_get("/v1/capacity", self._on_leader(self.capacity))
         return app
 
     async def on_start(self) -> None:
@@ -254,9 +257,12 @@ class ApiService(mode.Service):
                       "series": series})
 
     async def capacity(self, request: web.Request) -> web.Response:
-        """The latest capacity event of each planned service and resource this worker counts
-        (input partitions are keyed by service), most urgent first."""
-        return _json(capacity_document(list(self.engine.capacity.values())))
+        """The latest capacity event of each planned service and resource, most urgent first:
+        the leader's, read from `sre.capacity` (every worker publishes its own services')."""
+        events = self.responder.capacity
+        if events is None:
+            raise ApiError(503, "leadership moved; retry")
+        return _json(capacity_document(events))
 
     async def alerts(self, request: web.Request) -> web.Response:
         book = self.responder.book

@@ -8,6 +8,7 @@ import io
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -22,7 +23,7 @@ from streams.synthetic.demand import generate_counts
 from streams.synthetic.traffic import Scenario
 from streams.wire.codec import encode
 from tests.conftest import assert_valid
-from tests.integration.conftest import Live, kill
+from tests.integration.conftest import Live, kill, wait_for
 
 pytestmark = pytest.mark.integration
 START = parse_ts("2026-11-02T00:00:00Z")
@@ -111,10 +112,14 @@ def test_capacity_events_and_the_history_through_a_kill(
     assert capacity_events(live, hour_first)(before), live.logs()
     for message in before:
         assert_valid("sre.capacity", message)
-    with urllib.request.urlopen(f"{live.api['w1']}/v1/capacity", timeout=5) as answer:
-        served = orjson.loads(answer.read())
+    def served_now() -> dict[str, Any]:
+        with urllib.request.urlopen(f"{live.api['w1']}/v1/capacity", timeout=5) as answer:
+            return orjson.loads(answer.read())  # type: ignore[no-any-return]
+
+    # The leader serves what it read back from sre.capacity: the same events, a moment later.
+    wait_for(lambda: served_now()["at"] == hour_first, 30, live, "the leader to read them")
+    served = served_now()
     assert_valid("capacity-report", served)
-    assert served["at"] == hour_first
     assert [(s["service"], s["resource"], s["status"]) for s in served["services"]] == [
         ("checkout", None, "critical"), ("search", None, "ok"), ("search", "disk", "ok")]
     with urllib.request.urlopen(f"{live.api['w1']}/metrics", timeout=5) as answer:

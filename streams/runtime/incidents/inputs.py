@@ -20,12 +20,13 @@ from streams.domain.timestamps import parse_ts
 from streams.runtime.settings import Topics
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import WireError
 from streams.wire.commands import Command, Deploy
 from streams.wire.toil import WorkEvent
 
-IncidentMessage = Alert | BudgetSnapshot | Command | Deploy | WorkEvent
-M = TypeVar("M", Alert, BudgetSnapshot, Command, Deploy, WorkEvent)
+IncidentMessage = Alert | BudgetSnapshot | Command | Deploy | WorkEvent | CapacityEvent
+M = TypeVar("M", Alert, BudgetSnapshot, Command, Deploy, WorkEvent, CapacityEvent)
 
 
 class InputKind(IntEnum):
@@ -37,6 +38,7 @@ class InputKind(IntEnum):
     ALERT = 2
     COMMAND = 3
     WORK = 4  # a work event of sre.toil: the toil ledger's
+    CAPACITY = 5  # a capacity event of sre.capacity: the latest per service, for the API and page
 
     @property
     def noun(self) -> str:
@@ -113,6 +115,11 @@ def decode_deploy(raw: bytes | None, latest: float) -> tuple[float, Deploy | Wir
     return _timed(Deploy, "ts", raw, latest)
 
 
+def decode_capacity(raw: bytes | None, latest: float) -> tuple[float, CapacityEvent | WireError]:
+    """A capacity event (`sre.capacity`, the workers' own hourly forecasts), timed by `at`."""
+    return _timed(CapacityEvent, "at", raw, latest)
+
+
 def decode_work(raw: bytes | None, latest: float) -> tuple[float, WorkEvent | WireError]:
     """A work event (`sre.toil`), timed by `ts`."""
     return _timed(WorkEvent, "ts", raw, latest)
@@ -121,7 +128,7 @@ def decode_work(raw: bytes | None, latest: float) -> tuple[float, WorkEvent | Wi
 DECODERS: dict[InputKind, Decoder] = {
     InputKind.ALERT: decode_alert, InputKind.BUDGET: decode_budget,
     InputKind.COMMAND: decode_command, InputKind.DEPLOY: decode_deploy,
-    InputKind.WORK: decode_work,
+    InputKind.WORK: decode_work, InputKind.CAPACITY: decode_capacity,
 }
 
 
@@ -129,4 +136,4 @@ def input_kinds(topics: Topics) -> dict[str, InputKind]:
     """The kind of each input topic, by name."""
     return {topics.alerts: InputKind.ALERT, topics.commands: InputKind.COMMAND,
             topics.deploys: InputKind.DEPLOY, topics.budgets: InputKind.BUDGET,
-            topics.toil: InputKind.WORK}
+            topics.toil: InputKind.WORK, topics.capacity: InputKind.CAPACITY}

@@ -21,12 +21,13 @@ from streams.domain.slo.model import SloFile
 from streams.domain.toil.runbooks import Run
 from streams.integrations.delivery import Attempt
 from streams.runtime.incidents.inputs import DECODERS, IncidentInput, InputKind, input_kinds
-from streams.runtime.incidents.state import Delivery, IncidentState, Outputs
+from streams.runtime.incidents.state import Delivery, IncidentState, Outputs, capacity_key
 from streams.runtime.incidents.toil import RUNBOOK, ToilKeeper, is_runbook
 from streams.runtime.settings import Topics
 from streams.runtime.state.checkpoint import Checkpoint
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import WireError
 from streams.wire.commands import Command
 from streams.wire.dead_letter import DeadLetter, dead_letter
@@ -98,11 +99,14 @@ class IncidentProcessor:
             # Time moves first: escalations due by now happen whether or not the item is valid.
             # (Budgets are not incident inputs: they do not move the incidents' clock.)
             # (Nor is work: typed in by people, its times may be far from the alerts'.)
-            if item.kind not in (InputKind.BUDGET, InputKind.WORK):
+            if item.kind not in (InputKind.BUDGET, InputKind.WORK, InputKind.CAPACITY):
                 step.outputs += [(topics.incidents, e) for e in book.advance(item.at)]
             try:
                 if isinstance(message, WireError):
                     raise message
+                if isinstance(message, CapacityEvent):
+                    state.capacity[capacity_key(message)] = message
+                    continue
                 if isinstance(message, WorkEvent):
                     self.toil.on_work(message)
                     continue

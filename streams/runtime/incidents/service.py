@@ -52,6 +52,7 @@ from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
 from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert, AlertStats
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 from streams.wire.incidents import IncidentEvent
 from streams.wire.toil import WorkEvent
@@ -66,7 +67,7 @@ class IncidentService(CheckpointedService):
         super().__init__(settings, slo_file, role="incidents", state="incident",
                          max_records=2000, **kwargs)
         self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys,
-                       self.topics.budgets, self.topics.toil]
+                       self.topics.budgets, self.topics.toil, self.topics.capacity]
         self.assignor = AllToOneAssignor(settings.advertised_api)
         self.processor: IncidentProcessor | None = None  # None: not the leader
         self.scheduler = DeliveryScheduler(slo_file.notify, settings.advertised_api, slo_file.toil)
@@ -228,6 +229,12 @@ class IncidentService(CheckpointedService):
     @property
     def book(self) -> IncidentBook | None:
         return self.processor.state.book if self.processor is not None else None
+
+    @property
+    def capacity(self) -> list[CapacityEvent] | None:
+        """The latest capacity event of every planned service and resource (from
+        `sre.capacity`, which every worker publishes for the services it counts)."""
+        return list(self.processor.state.capacity.values()) if self.processor is not None else None
 
     @property
     def toil(self) -> LiveToil | None:

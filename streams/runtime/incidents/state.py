@@ -28,6 +28,7 @@ from streams.domain.toil.live import LiveToil
 from streams.domain.toil.runbooks import RunbookState
 from streams.runtime.state.checkpoint import NULL, Checkpoint, CheckpointLog
 from streams.wire.alerts import Alert, AlertStats
+from streams.wire.capacity import CapacityEvent
 from streams.wire.codec import encode
 from streams.wire.incidents import IncidentEvent
 from streams.wire.policy import PolicyEvent
@@ -49,6 +50,10 @@ class Delivery(msgspec.Struct, kw_only=True):
     seq: int = 0  # the order the events happened in
 
 
+def capacity_key(event: CapacityEvent) -> str:
+    return f"{event.service}/{event.resource or ''}"
+
+
 def _output(value: object) -> OutputMessage:
     """A stored outbox event, typed by its `kind`."""
     if isinstance(value, dict) and value.get("kind") in {"toil", "project", "overhead", "automated"}:
@@ -66,6 +71,7 @@ class IncidentState:
     noise: NoiseBook = field(default_factory=NoiseBook)
     toil: LiveToil = field(default_factory=lambda: LiveToil(ToilConfig()))
     runbooks: RunbookState = field(default_factory=RunbookState)
+    capacity: dict[str, CapacityEvent] = field(default_factory=dict)  # capacity_key -> latest
     offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> last applied
     pending: dict[str, Delivery] = field(default_factory=dict)  # by delivery key
     delivery_seq: int = 0  # deliveries numbered in the order their events happened
@@ -89,7 +95,8 @@ class IncidentState:
         stored a record per entry, by section name "<part>.<field>")."""
         scalars: dict[str, StoredState] = {}
         sections: dict[str, StoredState] = {
-            "pending": {key: msgspec.to_builtins(d) for key, d in self.pending.items()}}
+            "pending": {key: msgspec.to_builtins(d) for key, d in self.pending.items()},
+            "capacity": {key: msgspec.to_builtins(e) for key, e in self.capacity.items()}}
         for part, exported in (("book", book_meta(self.book)), ("policy", self.policies.export()),
                                ("noise", self.noise.export()), ("toil", self.toil.export()),
                                ("runbooks", msgspec.to_builtins(self.runbooks))):
@@ -169,6 +176,8 @@ class IncidentState:
                 part, _, member = section.partition(".")
                 if section == "pending":
                     pending[name] = value
+                elif section == "capacity":
+                    state.capacity[name] = msgspec.convert(value, CapacityEvent)
                 else:
                     parts.setdefault(part, {}).setdefault(member, {})[name] = value
         restore_book(state.book, parts["book"], incidents)

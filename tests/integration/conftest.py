@@ -253,6 +253,11 @@ class HttpReceiver:
         with self._lock:
             self.script[path] += list(statuses)
 
+    def release(self, path: str) -> None:
+        """Drop the statuses still scripted for a path: from now on it accepts (202)."""
+        with self._lock:
+            self.script[path].clear()
+
     def received(self, path: str, status: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests[path] if status is None or r["status"] == status]

@@ -7,6 +7,7 @@ import pytest
 from msgspec import UNSET
 
 from streams.cli import incidents as incidents_cli
+from streams.cli.render import render_incident
 from streams.domain.incidents.book import (
     CommandError,
     EscalationLevel,
@@ -160,3 +161,9 @@ def test_the_postmortem_shows_the_mitigation_and_a_restore_keeps_it() -> None:
     assert copy.incidents == book.incidents
     [again] = copy.on_alert(alert("page-fast", "firing", T0 + 700))
     assert again.event == "reopened"
+
+
+def test_tail_shows_the_mitigation_with_what_still_fires() -> None:
+    mitigated = burn(IncidentBook())[-1]
+    line = render_incident(mitigated)
+    assert " incident mitigated " in line and line.endswith("still firing: ticket-slow")

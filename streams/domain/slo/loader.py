@@ -27,7 +27,7 @@ from streams.domain.slo.model import (
     Slo,
     SloFile,
 )
-from streams.domain.slo.yaml_reader import load_yaml
+from streams.domain.slo.yaml_reader import load_yaml_documents
 
 API_VERSION = "sre-streams/v1"
 DEFAULT_EVAL_INTERVAL = 10.0  # seconds, the engine's default (contracts §4)
@@ -68,6 +68,9 @@ class _Problems:
 def load_slo_file(path: str | Path) -> SloFile:
     """Read, parse and validate an SLO file; raises SloFileError listing every problem."""
     source = str(path)
+    if Path(path).is_dir():  # a directory of OpenSLO files
+        from streams.domain.slo.openslo import load_openslo_directory
+        return load_openslo_directory(Path(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -78,15 +81,23 @@ def load_slo_file(path: str | Path) -> SloFile:
 
 
 def parse_slo_text(text: str, source: str = "") -> SloFile:
-    """Parse SLO file YAML text."""
+    """Parse SLO file YAML text: the native format, or OpenSLO v1 documents (by apiVersion)."""
     try:
-        document = load_yaml(text)
+        documents = load_yaml_documents(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SloFileError([f"{where}invalid YAML: {problem}"], source) from None
-    return parse_slo_document(document, source)
+        raise SloFileError([yaml_problem(exc)], source) from None
+    from streams.domain.slo.openslo import is_openslo, parse_openslo
+    if len(documents) > 1 or any(is_openslo(document) for document in documents):
+        return parse_openslo([(f"documents[{i}]", d) for i, d in enumerate(documents)], source)
+    return parse_slo_document(documents[0] if documents else None, source)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one problem line, with its place in the text."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}invalid YAML: {problem}"
 
 
 def parse_slo_document(document: object, source: str = "") -> SloFile:

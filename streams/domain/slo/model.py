@@ -139,3 +139,4 @@ class SloFile:
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    warnings: tuple[str, ...] = ()  # `path: message` of what was read but changes nothing

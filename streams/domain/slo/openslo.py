@@ -1,0 +1,520 @@
+"""OpenSLO v1 documents read into the native SLO model (docs/contracts.md, section K).
+
+A set is the documents of one multi-document file, or of every `*.yaml`/`*.yml` file under a
+directory. Kinds `SLO`, `SLI`, `AlertPolicy`, `AlertCondition` and `Service` are read, and
+refer to each other by name; an SLI counts request events when its `metricSource` is of
+`type: sre-streams`. Anything this engine cannot honour is refused with its path and the
+reason; fields that change nothing here are read with a warning. One optional
+`apiVersion: sre-streams/v1` document may add the `incidents` and `notify` sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.domain.durations import DurationError, parse_duration
+from streams.domain.incidents.book import IncidentPolicy
+from streams.domain.notify.receivers import NotifyConfig
+from streams.domain.slo.loader import (
+    _UNSET,
+    SloFileError,
+    _bad_status,
+    _budget_policy,
+    _check_plan,
+    _count,
+    _group_by,
+    _incidents,
+    _kind,
+    _labels,
+    _match,
+    _notify,
+    _number,
+    _show,
+)
+from streams.domain.slo.model import (
+    BUILTIN_POLICIES,
+    MULTIWINDOW,
+    AlertPolicy,
+    BudgetPolicy,
+    LatencySli,
+    Sli,
+    Slo,
+    SloFile,
+)
+from streams.domain.slo.openslo_alerts import (
+    Condition,
+    Policy,
+    read_condition,
+    read_policy,
+    rules_for,
+)
+from streams.domain.slo.openslo_docs import (
+    NATIVE_VERSION,
+    Obj,
+    Report,
+    check_annotations,
+    mapping,
+    read_object,
+    slug,
+    unknown,
+)
+from streams.domain.slo.yaml_reader import load_yaml_documents
+
+SOURCE_TYPE = "sre-streams"
+_SLO_SPEC = {"description", "service", "indicator", "indicatorRef", "timeWindow",
+             "budgetingMethod", "objectives", "alertPolicies"}
+_SLO_NOTES = {"runbook-url", "warn-below", "freeze-below", "exceptions"}
+_SLI_SPEC = {"description", "thresholdMetric", "ratioMetric"}
+_RATIO = {"counter", "good", "bad", "total", "raw", "rawType"}
+_EVENTS = {"match", "group_by", "max_series", "min_events"}  # spec keys of total/threshold
+_OBJECTIVE = {"displayName", "op", "value", "target", "targetPercent", "timeSliceTarget",
+              "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight"}
+_WINDOW = {"duration", "isRolling", "calendar"}
+
+
+@dataclass(frozen=True)
+class _Indicator:
+    threshold: str | None  # path of a thresholdMetric (the objective gives op and value)
+    sli: Sli | None  # a ratio's classification
+    match: tuple[tuple[str, object], ...]
+    group_by: tuple[str, ...]
+    max_series: int
+    min_events: int
+
+
+def is_openslo(document: object) -> bool:
+    """Whether a decoded document asks for OpenSLO (any `openslo/...` apiVersion)."""
+    return isinstance(document, Mapping) and str(document.get("apiVersion", "")).startswith("openslo/")
+
+
+def parse_openslo(documents: list[tuple[str, object]], source: str = "") -> SloFile:
+    """The SLO file a set of decoded OpenSLO documents describes (each with its place)."""
+    report = Report()
+    objects: dict[str, dict[str, Obj]] = {}
+    extras: list[tuple[str, Mapping[Any, Any]]] = []
+    for where, raw in documents:
+        if raw is None:
+            continue  # an empty document (a trailing ---)
+        if isinstance(raw, Mapping) and raw.get("apiVersion") == NATIVE_VERSION:
+            extras.append((where, raw))
+            continue
+        obj = read_object(raw, where, report)
+        if obj is None:
+            continue
+        same = objects.setdefault(obj.kind, {})
+        if obj.name in same:
+            report.add(obj.at("metadata.name"), f"duplicate {obj.kind} name {_show(obj.name)} "
+                       f"(also {same[obj.name].where})")
+            continue
+        same[obj.name] = obj
+    for kind, reason in (("DataSource", "metric sources are the request events consumed"),
+                         ("AlertNotificationTarget", "alerts reach receivers by the routes of "
+                          "the notify section")):
+        for obj in objects.get(kind, {}).values():
+            report.warn(obj.where, f"{kind} ignored: {reason}")
+    services = objects.get("Service", {})
+    for obj in services.values():
+        unknown(obj.spec, {"description"}, obj.at("spec"), report)
+    reader = _SloReader(report, objects)
+    slos: dict[str, Slo] = {}
+    for obj in objects.get("SLO", {}).values():
+        for slo in reader.slos(obj):
+            if slo.name in slos:
+                report.add(obj.where, f"SLO name {_show(slo.name)} is taken twice")
+            slos[slo.name] = slo
+    incidents, notify = _extras(extras, report)
+    if not objects.get("SLO") and not report.count:
+        report.add("", "no SLO document (kind: SLO, apiVersion: openslo/v1)")
+    if report.count:
+        raise SloFileError(report.problems.lines, source)
+    policies = dict(BUILTIN_POLICIES)
+    for slo in slos.values():
+        policies.setdefault(slo.policy.name, slo.policy)
+    return SloFile(tuple(slos.values()), policies, incidents, notify, tuple(report.warnings))
+
+
+def _extras(extras: list[tuple[str, Mapping[Any, Any]]],
+            report: Report) -> tuple[IncidentPolicy, NotifyConfig]:
+    """The one sre-streams/v1 document of a set: incidents and notify, nothing else."""
+    if not extras:
+        return IncidentPolicy(), NotifyConfig()
+    for where, _ in extras[1:]:
+        report.add(where, f"a second {NATIVE_VERSION} document (the first is {extras[0][0]})")
+    where, raw = extras[0]
+    for key in raw:
+        if key not in {"apiVersion", "incidents", "notify"}:
+            report.add(f"{where}.{key}", f"an OpenSLO set takes only incidents and notify from "
+                       f"a {NATIVE_VERSION} document: SLOs and alerting are OpenSLO objects")
+    incidents = _incidents(raw.get("incidents", {}), f"{where}.incidents", report.problems)
+    notify = _notify(raw.get("notify", {}), f"{where}.notify", report.problems)
+    for index, level in enumerate(incidents.escalation):
+        for name in level.notify:
+            if name not in notify.receivers:
+                report.add(f"{where}.incidents.escalation.levels[{index}].notify",
+                           f"unknown receiver {_show(name)} (define it under notify.receivers)")
+    return incidents, notify
+
+
+class _SloReader:
+    def __init__(self, report: Report, objects: Mapping[str, Mapping[str, Obj]]) -> None:
+        self.report = report
+        self.objects = objects
+        self.services = set(objects.get("Service", {}))
+        # Every object is read once, referenced or not (None: refused, and reported).
+        self.conditions = {name: read_condition(obj, report)
+                           for name, obj in objects.get("AlertCondition", {}).items()}
+        self.policies = {name: read_policy(obj, self.conditions, report)
+                         for name, obj in objects.get("AlertPolicy", {}).items()}
+        self.indicators = {name: self._sli(obj) for name, obj in objects.get("SLI", {}).items()}
+
+    def slos(self, obj: Obj) -> list[Slo]:
+        report = self.report
+        before = report.count
+        spec = obj.spec
+        unknown(spec, _SLO_SPEC, obj.at("spec"), report)
+        check_annotations(obj, _SLO_NOTES, report)
+        service = spec.get("service")
+        if not isinstance(service, str) or not service:
+            report.add(obj.at("spec.service"), f"must name the service whose events count, got "
+                       f"{_kind(service if 'service' in spec else _UNSET)}")
+        elif self.services and service not in self.services:
+            report.add(obj.at("spec.service"), f"no Service named {_show(service)} "
+                       f"(known: {', '.join(sorted(self.services))})")
+        method = spec.get("budgetingMethod", _UNSET)
+        if method in ("Timeslices", "RatioTimeslices"):
+            report.add(obj.at("spec.budgetingMethod"), f"{method} is not supported: budgets "
+                       "here count events (Occurrences), and a time-slice budget is not "
+                       "computed exactly yet")
+        elif method != "Occurrences":
+            report.add(obj.at("spec.budgetingMethod"), f"must be Occurrences, got "
+                       f"{_kind(method)}")
+        indicator = self._indicator(obj)
+        window = self._window(obj)
+        conditions, policy_name = self._conditions(obj)
+        labels = _labels(obj.labels if obj.labels is not None else {},
+                         obj.at("metadata.labels"), report.problems)
+        budget = self._budget_policy(obj)
+        objectives = spec.get("objectives")
+        if not isinstance(objectives, list) or not objectives:
+            report.add(obj.at("spec.objectives"), f"must be a non-empty list, got {_kind(objectives)}")
+            objectives = []
+        targets = [self._objective(obj, i, raw, indicator) for i, raw in enumerate(objectives)]
+        if report.count > before or indicator is None or window is None or conditions is None:
+            return []
+        if conditions:
+            rules = rules_for(conditions, window, report)
+            if rules is None:
+                return []
+            policy = AlertPolicy(policy_name or obj.name, rules)
+        else:
+            policy = MULTIWINDOW
+        found: list[Slo] = []
+        for index, target in enumerate(targets):
+            assert target is not None and isinstance(service, str)
+            objective, sli, display = target
+            name = obj.name
+            if len(targets) > 1:
+                name = f"{obj.name}-{slug(display) if display and slug(display) else index}"
+            slo = Slo(name=name, service=service, objective=objective, sli=sli, window=window,
+                      policy=policy, min_events=indicator.min_events, match=indicator.match,
+                      group_by=indicator.group_by, max_series=indicator.max_series,
+                      labels=labels, runbook_url=obj.annotations.get("runbook-url"),
+                      budget_policy=budget)
+            self._check_windows(slo, obj)
+            found.append(slo)
+        return [] if report.count > before else found
+
+    def _check_windows(self, slo: Slo, obj: Obj) -> None:
+        for rule in slo.policy.rules:
+            if rule.long > slo.window:
+                self.report.add(obj.at("spec.timeWindow"),
+                                f"{slo.window_label} is shorter than the lookbackWindow "
+                                f"{rule.long_label} of alert condition {_show(rule.name)}")
+        _check_plan(slo, obj.at("spec.timeWindow"), self.report.problems)
+
+    def _window(self, obj: Obj) -> float | None:
+        raw = obj.spec.get("timeWindow", [{"duration": "30d", "isRolling": True}])
+        where = obj.at("spec.timeWindow")
+        if not isinstance(raw, list) or len(raw) != 1:
+            got = f"{len(raw)} items" if isinstance(raw, list) else _kind(raw)
+            self.report.add(where, f"must be a list of exactly one time window, got {got}")
+            return None
+        item = mapping(raw[0], f"{where}[0]", self.report, "a mapping with duration and isRolling")
+        if item is None:
+            return None
+        unknown(item, _WINDOW, f"{where}[0]", self.report)
+        if "calendar" in item or item.get("isRolling") is False:
+            self.report.add(f"{where}[0]", "calendar-aligned time windows are not supported: "
+                            "use a rolling window (isRolling: true)")
+            return None
+        duration = item.get("duration")
+        try:
+            if isinstance(duration, str) and duration[-1:] in ("M", "Q", "Y"):
+                raise DurationError("no fixed length")
+            return parse_duration(duration)  # type: ignore[arg-type]
+        except (DurationError, TypeError, OverflowError):
+            self.report.add(f"{where}[0].duration", f"must be a rolling duration such as 28d, "
+                            f"4w or 30d (months, quarters and years have no fixed length), got "
+                            f"{_show(duration)}")
+            return None
+
+    def _budget_policy(self, obj: Obj) -> BudgetPolicy:
+        notes = obj.annotations
+        written: dict[str, object] = {}
+        for key in ("warn-below", "freeze-below"):
+            if key in notes:
+                try:
+                    written[key.replace("-", "_")] = float(notes[key])
+                except ValueError:
+                    written[key.replace("-", "_")] = notes[key]
+        if "exceptions" in notes:
+            written["exceptions"] = [e.strip() for e in notes["exceptions"].split(",") if e.strip()]
+        return _budget_policy(written, BudgetPolicy(), obj.at("metadata.annotations.sre-streams"),
+                              self.report.problems)
+
+    def _conditions(self, obj: Obj) -> tuple[tuple[Condition, ...] | None, str | None]:
+        """The conditions of every alert policy of an SLO, and the name the policy goes by."""
+        raw = obj.spec.get("alertPolicies") or []
+        where = obj.at("spec.alertPolicies")
+        if not isinstance(raw, list):
+            self.report.add(where, f"must be a list, got {_kind(raw)}")
+            return None, None
+        before = self.report.count
+        policies: list[Policy] = []
+        failed = False
+        for index, item in enumerate(raw):
+            at = f"{where}[{index}]"
+            body = mapping(item, at, self.report, "an alertPolicyRef or an inlined AlertPolicy")
+            if body is None:
+                continue
+            if "alertPolicyRef" in body:
+                unknown(body, {"alertPolicyRef"}, at, self.report)
+                ref = body["alertPolicyRef"]
+                if not isinstance(ref, str) or ref not in self.policies:
+                    self.report.add(f"{at}.alertPolicyRef", f"no AlertPolicy named {_show(ref)}")
+                    continue
+                policy = self.policies[ref]
+            else:
+                target = read_object(body, at, self.report, kind="AlertPolicy", inline=True)
+                policy = None if target is None else read_policy(target, self.conditions,
+                                                                 self.report)
+            failed = failed or policy is None
+            if policy is not None:
+                policies.append(policy)
+        if self.report.count > before or failed:
+            return None, None
+        names = {policy.name for policy in policies if policy.conditions}
+        name = names.pop() if len(names) == 1 else "-".join(p.name for p in policies) or None
+        return tuple(c for policy in policies for c in policy.conditions), name
+
+    def _indicator(self, obj: Obj) -> _Indicator | None:
+        spec = obj.spec
+        if ("indicator" in spec) == ("indicatorRef" in spec):
+            self.report.add(obj.at("spec"), "needs exactly one of indicator or indicatorRef")
+            return None
+        if "indicatorRef" in spec:
+            ref = spec["indicatorRef"]
+            if not isinstance(ref, str) or ref not in self.indicators:
+                self.report.add(obj.at("spec.indicatorRef"), f"no SLI named {_show(ref)}")
+                return None
+            return self.indicators[ref]
+        sli = read_object(spec["indicator"], obj.at("spec.indicator"), self.report,
+                          kind="SLI", inline=True)
+        return None if sli is None else self._sli(sli)
+
+    def _sli(self, sli: Obj) -> _Indicator | None:
+        report = self.report
+        unknown(sli.spec, _SLI_SPEC, sli.at("spec"), report)
+        check_annotations(sli, set(), report)
+        if ("thresholdMetric" in sli.spec) == ("ratioMetric" in sli.spec):
+            report.add(sli.at("spec"), "needs exactly one of thresholdMetric or ratioMetric")
+            return None
+        if "thresholdMetric" in sli.spec:
+            where = sli.at("spec.thresholdMetric")
+            source = self._source(sli.spec["thresholdMetric"], where, _EVENTS | {"field"})
+            if source is None:
+                return None
+            if source.get("field", "latency_ms") != "latency_ms":
+                report.add(f"{where}.metricSource.spec.field", f"only latency_ms can be compared "
+                           f"with a threshold, got {_show(source.get('field'))}")
+                return None
+            return self._events(source, f"{where}.metricSource.spec", where, None)
+        where = sli.at("spec.ratioMetric")
+        ratio = mapping(sli.spec["ratioMetric"], where, report, "a mapping with good (or bad) "
+                        "and total")
+        if ratio is None:
+            return None
+        unknown(ratio, _RATIO, where, report)
+        for key in ("raw", "rawType"):
+            if key in ratio:
+                report.add(f"{where}.{key}", "a precomputed ratio is not an event count: use "
+                           "good (or bad) and total")
+        if "counter" in ratio:
+            report.warn(f"{where}.counter", "ignored: events are counted one by one")
+        if ("good" in ratio) == ("bad" in ratio) or "total" not in ratio:
+            report.add(where, "needs total and exactly one of good or bad")
+            return None
+        part = "good" if "good" in ratio else "bad"
+        keys = {"bad_status", "latency_ms_lte"} if part == "good" else {"bad_status"}
+        numerator = self._source(ratio[part], f"{where}.{part}", keys)
+        total = self._source(ratio["total"], f"{where}.total", _EVENTS)
+        if numerator is None or total is None:
+            return None
+        classified = self._classify(numerator, f"{where}.{part}.metricSource.spec")
+        if classified is None:
+            return None
+        return self._events(total, f"{where}.total.metricSource.spec", None, classified)
+
+    def _classify(self, spec: Mapping[Any, Any], where: str) -> Sli | None:
+        if len(spec) != 1:
+            self.report.add(where, "needs exactly one of " + " or ".join(sorted(
+                {"bad_status", "latency_ms_lte"} if where.endswith("good.metricSource.spec")
+                else {"bad_status"})))
+            return None
+        if "bad_status" in spec:
+            return _bad_status(spec["bad_status"], f"{where}.bad_status", self.report.problems)
+        threshold = _number(spec["latency_ms_lte"], f"{where}.latency_ms_lte", self.report.problems)
+        if threshold is None:
+            return None
+        if threshold < 0:
+            self.report.add(f"{where}.latency_ms_lte", f"must be >= 0, got {threshold}")
+            return None
+        return LatencySli(threshold)
+
+    def _events(self, spec: Mapping[Any, Any], where: str, threshold: str | None,
+                sli: Sli | None) -> _Indicator | None:
+        problems = self.report.problems
+        before = self.report.count
+        match = _match(spec.get("match", {}), f"{where}.match", problems)
+        group_by = _group_by(spec.get("group_by", []), f"{where}.group_by", problems)
+        max_series = _count(spec.get("max_series", 1000), f"{where}.max_series", problems, minimum=1)
+        min_events = _count(spec.get("min_events", 0), f"{where}.min_events", problems, minimum=0)
+        if self.report.count > before or max_series is None or min_events is None:
+            return None
+        return _Indicator(threshold, sli, match, group_by, max_series, min_events)
+
+    def _source(self, raw: object, where: str, keys: set[str]) -> Mapping[Any, Any] | None:
+        """The `spec` of an sre-streams metric source (refusing any other source)."""
+        report = self.report
+        body = mapping(raw, where, report, "a mapping with metricSource")
+        if body is None:
+            return None
+        unknown(body, {"metricSource"}, where, report)
+        source = mapping(body.get("metricSource"), f"{where}.metricSource", report,
+                         "a mapping with type and spec")
+        if source is None:
+            return None
+        where = f"{where}.metricSource"
+        if "metricSourceRef" in source:
+            report.add(f"{where}.metricSourceRef", "DataSource references are not read: write "
+                       f"type: {SOURCE_TYPE} and its spec here")
+            return None
+        kind = source.get("type")
+        if kind != SOURCE_TYPE:
+            report.add(f"{where}.type", f"{_show(kind) if kind is not None else 'nothing'} is "
+                       f"not an event source this engine reads: it counts the request events it "
+                       f"consumes, described by type: {SOURCE_TYPE} (see docs/contracts.md)")
+            return None
+        unknown(source, {"type", "spec"}, where, report)
+        spec = mapping(source.get("spec", {}), f"{where}.spec", report)
+        if spec is None:
+            return None
+        before = report.count
+        unknown(spec, keys, f"{where}.spec", report)
+        return None if report.count > before else spec
+
+    def _objective(self, obj: Obj, index: int, raw: object,
+                   indicator: _Indicator | None) -> tuple[float, Sli, str | None] | None:
+        report = self.report
+        where = obj.at(f"spec.objectives[{index}]")
+        body = mapping(raw, where, report, "a mapping with target or targetPercent")
+        if body is None:
+            return None
+        before = report.count
+        unknown(body, _OBJECTIVE, where, report)
+        for key in ("indicator", "indicatorRef", "compositeWeight"):
+            if key in body:
+                report.add(f"{where}.{key}", "composite SLOs are not supported: one indicator "
+                           "per SLO")
+        for key in ("timeSliceTarget", "timeSliceWindow"):
+            if key in body:
+                report.warn(f"{where}.{key}", "ignored: the budget counts events (Occurrences)")
+        display = body.get("displayName")
+        if display is not None and not isinstance(display, str):
+            report.add(f"{where}.displayName", f"must be a string, got {_kind(display)}")
+        objective = self._target(body, where)
+        sli: Sli | None = None
+        if indicator is not None and indicator.threshold is not None:
+            op, value = body.get("op"), body.get("value")
+            if op != "lte":
+                report.add(f"{where}.op", "must be lte: an event is good when latency_ms <= value"
+                           f", got {_show(op) if op is not None else 'nothing'}")
+            number = _number(value if "value" in body else _UNSET, f"{where}.value", report.problems)
+            if number is not None and number < 0:
+                report.add(f"{where}.value", f"must be >= 0, got {number}")
+            elif number is not None:
+                sli = LatencySli(number)
+        elif indicator is not None:
+            sli = indicator.sli
+            for key in ("op", "value"):
+                if key in body:
+                    report.warn(f"{where}.{key}", "ignored: a ratio SLI is classified by its "
+                                "good (or bad) source")
+        if report.count > before or objective is None or sli is None:
+            return None
+        return objective, sli, display if isinstance(display, str) else None
+
+    def _target(self, body: Mapping[Any, Any], where: str) -> float | None:
+        if ("target" in body) == ("targetPercent" in body):
+            self.report.add(where, "needs exactly one of target or targetPercent")
+            return None
+        key = "target" if "target" in body else "targetPercent"
+        value = body[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.report.add(f"{where}.{key}", f"must be a number, got {_show(value)}")
+            return None
+        try:
+            objective = float(value) if key == "target" else float(Decimal(str(value)) / 100)
+        except (InvalidOperation, OverflowError):
+            objective = float("nan")
+        if not 0 < objective < 1:
+            bound = "(0, 1)" if key == "target" else "(0, 100)"
+            self.report.add(f"{where}.{key}", f"must be in {bound}, got {_show(value)}")
+            return None
+        return objective
+
+
+
+def load_openslo_directory(directory: Path) -> SloFile:
+    """Every `*.yaml` and `*.yml` file under `directory` (sorted by path) as one set."""
+    from streams.domain.slo.loader import yaml_problem
+
+    source = str(directory)
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise SloFileError(["no *.yaml or *.yml file in the directory"], source)
+    documents: list[tuple[str, object]] = []
+    problems: list[str] = []
+    for path in files:
+        name = path.relative_to(directory).as_posix()
+        try:
+            found = load_yaml_documents(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{name}: cannot read file: {exc.strerror or exc}")
+            continue
+        except UnicodeDecodeError:
+            problems.append(f"{name}: not UTF-8 text")
+            continue
+        except yaml.YAMLError as exc:
+            problems.append(f"{name}: {yaml_problem(exc)}")
+            continue
+        documents += [(f"{name}: documents[{i}]", d) for i, d in enumerate(found)]
+    if problems:
+        raise SloFileError(problems, source)
+    return parse_openslo(documents, source)

@@ -30,7 +30,7 @@ SEVERITIES: dict[str, Severity] = {
 SHORT_RATIO = 12  # short window = lookbackWindow / 12
 _CONDITION_SPEC = {"description", "severity", "condition"}
 _CONDITION = {"kind", "op", "threshold", "lookbackWindow", "alertAfter"}
-_CONDITION_NOTES = {"rule", "short-window", "resolve-below", "keep-firing-for"}
+_CONDITION_NOTES = {"rule", "short-window", "resolve-below", "keep-firing-for", "budget-percent"}
 _POLICY_SPEC = {"description", "alertWhenNoData", "alertWhenResolved", "alertWhenBreaching",
                 "conditions", "notificationTargets"}
 
@@ -41,6 +41,7 @@ class Condition:
     rule: str  # the rule's name: annotation sre-streams/rule, else the condition's name
     severity: Severity
     threshold: float
+    percent: float | None  # annotation sre-streams/budget-percent: the share, as written
     long: float
     short: float
     resolve_below: float | None
@@ -100,6 +101,13 @@ def read_condition(obj: Obj, report: Report) -> Condition | None:
         keep = _duration(obj.annotations["keep-firing-for"],
                          obj.at("metadata.annotations.sre-streams/keep-firing-for"),
                          report.problems) or 0.0
+    percent = None
+    if "budget-percent" in obj.annotations:
+        where_bp = obj.at("metadata.annotations.sre-streams/budget-percent")
+        try:
+            percent = float(obj.annotations["budget-percent"])
+        except ValueError:
+            report.add(where_bp, f"must be a number, got {_show(obj.annotations['budget-percent'])}")
     rule = obj.annotations.get("rule", obj.name)
     if not _NAME.match(rule):
         report.add(obj.at("metadata.annotations.sre-streams/rule"),
@@ -108,7 +116,8 @@ def read_condition(obj: Obj, report: Report) -> Condition | None:
         return None
     assert severity is not None and threshold is not None and long is not None
     assert short is not None
-    return Condition(obj.where, rule, severity, threshold, long, short, resolve_below, keep)
+    return Condition(obj.where, rule, severity, threshold, percent, long, short, resolve_below,
+                     keep)
 
 
 def _severity(value: object, path: str, report: Report) -> Severity | None:
@@ -194,6 +203,16 @@ def rules_for(conditions: tuple[Condition, ...], window: float,
             continue
         seen[condition.rule] = condition.where
         percent = budget_percent(condition.threshold, condition.long, window)
+        if condition.percent is not None:
+            written = AlertRule("", condition.severity, condition.long, condition.short,
+                                condition.percent).factor(window)
+            if written != condition.threshold:
+                report.add(f"{condition.where}.metadata.annotations.sre-streams/budget-percent",
+                           f"{condition.percent:g}% of a {format_duration(window)} budget in "
+                           f"{format_duration(condition.long)} is a burn factor of {written!r}, "
+                           f"not the threshold {condition.threshold!r}")
+                continue
+            percent = condition.percent
         if not 0 < percent <= 100:
             report.add(f"{condition.where}.spec.condition.threshold",
                        f"burn factor {condition.threshold:g} over {format_duration(condition.long)} "
@@ -213,15 +232,16 @@ def budget_percent(threshold: float, long: float, window: float) -> float:
     for _ in range(4):  # the nearest float to the exact share first, then its neighbours
         up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
         candidates += [up, down]
-    for share in candidates:
-        if AlertRule("", Severity.PAGE, long, long, share).factor(window) == threshold:
-            return share
+    matching = [share for share in candidates
+                if AlertRule("", Severity.PAGE, long, long, share).factor(window) == threshold]
+    if matching:  # several floats may give the same factor: the one written shortest
+        return min(matching, key=lambda share: len(repr(share)))
     return exact
 
 
 def condition_doc(name: str, rule: AlertRule, window: float, rule_note: str) -> dict[str, Any]:
     """An AlertCondition document for a native rule of an SLO with period `window`."""
-    notes = {"sre-streams/rule": rule_note}
+    notes = {"sre-streams/rule": rule_note, "sre-streams/budget-percent": repr(rule.budget_percent)}
     if rule.long / SHORT_RATIO != rule.short:
         notes["sre-streams/short-window"] = format_duration(rule.short)
     if rule.resolve_below is not None:

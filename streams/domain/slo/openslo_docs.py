@@ -129,6 +129,11 @@ def check_annotations(obj: Obj, allowed: set[str], report: Report) -> None:
                        f"unknown sre-streams annotation (known on a {obj.kind}: {names})")
 
 
+def valid_name(name: str) -> bool:
+    """Whether `name` can name an OpenSLO object (RFC 1123 label)."""
+    return bool(_RFC1123.match(name))
+
+
 def slug(text: str) -> str:
     """A display name as part of an SLO name: lowercase letters, digits and '-'."""
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")

@@ -87,8 +87,11 @@ def parse_slo_text(text: str, source: str = "") -> SloFile:
     except yaml.YAMLError as exc:
         raise SloFileError([yaml_problem(exc)], source) from None
     from streams.domain.slo.openslo import is_openslo, parse_openslo
-    if len(documents) > 1 or any(is_openslo(document) for document in documents):
+    if any(is_openslo(document) for document in documents):
         return parse_openslo([(f"documents[{i}]", d) for i, d in enumerate(documents)], source)
+    if len(documents) > 1:
+        raise SloFileError([f"{len(documents)} YAML documents: only an OpenSLO set "
+                            "(apiVersion: openslo/v1) holds more than one"], source)
     return parse_slo_document(documents[0] if documents else None, source)
 
 

@@ -73,7 +73,7 @@ def mapping(value: object, path: str, report: Report, what: str = "a mapping") -
 
 
 def read_object(raw: object, where: str, report: Report, kind: str | None = None,
-                inline: bool = False, spec_default: Mapping[Any, Any] | None = None) -> Obj | None:
+                inline: bool = False) -> Obj | None:
     """The envelope of one object; `kind` when the place fixes it (inlined objects)."""
     body = mapping(raw, where, report, "an OpenSLO object with apiVersion, kind, metadata, spec")
     if body is None:
@@ -103,7 +103,7 @@ def read_object(raw: object, where: str, report: Report, kind: str | None = None
         labels = metadata.get("labels")
         annotations = _annotations(metadata.get("annotations", {}),
                                    f"{where}.metadata.annotations", report)
-    spec = body.get("spec", spec_default)
+    spec = body.get("spec", {} if found == "Service" else None)  # a Service may say nothing
     spec = mapping(spec, f"{where}.spec", report)
     if report.count > before or name is None or spec is None:
         return None

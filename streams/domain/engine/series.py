@@ -23,7 +23,8 @@ class SloRuntime:
         self.index = index
         self.plan = plan
         self.min_events = slo.min_events
-        self.period = plan.index(slo.window)
+        # The budget period's sums: the rolling window's, or the calendar period's (last).
+        self.period = plan.index(slo.window) if slo.calendar is None else len(plan.windows)
         self.rules: tuple[RuleSpec, ...] = rule_specs(slo, plan)
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
         self.series: dict[SeriesKey, Series] = {}

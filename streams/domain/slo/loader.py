@@ -15,6 +15,7 @@ from streams.domain.durations import DurationError, format_duration, parse_durat
 from streams.domain.engine.counters import PlanError, PlanTooLarge, plan_for
 from streams.domain.incidents.book import EscalationLevel, IncidentPolicy, Priority
 from streams.domain.notify.receivers import PAGERDUTY_URL, NotifyConfig, Receiver, Route
+from streams.domain.slo.calendar import Calendar, CalendarError
 from streams.domain.slo.model import (
     BUILTIN_POLICIES,
     AlertPolicy,
@@ -140,7 +141,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         problems.add("defaults", f"must be a mapping, got {_kind(defaults)}")
         defaults = {}
     _unknown_keys(defaults, _DEFAULT_KEYS, "defaults", problems)
-    default_window = _duration(defaults.get("window", "30d"), "defaults.window", problems)
+    default_window = _window(defaults.get("window", "30d"), "defaults.window", problems)
     default_policy = _policy_ref(defaults.get("alerting", "multiwindow"), policies,
                                  "defaults.alerting", problems)
     default_min = _count(defaults.get("min_events", 0), "defaults.min_events", problems, minimum=0)
@@ -330,7 +331,7 @@ def _slo(
     raw: Mapping[Any, Any],
     path: str,
     policies: Mapping[str, AlertPolicy],
-    default_window: float | None,
+    default_window: tuple[float, Calendar | None] | None,
     default_policy: AlertPolicy | None,
     default_min: int | None,
     default_budget: BudgetPolicy,
@@ -341,8 +342,9 @@ def _slo(
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
     objective = _objective(raw.get("objective", _UNSET), f"{path}.objective", problems)
     sli = _sli(raw.get("sli", _UNSET), f"{path}.sli", problems)
-    window = (_duration(raw["window"], f"{path}.window", problems)
+    period = (_window(raw["window"], f"{path}.window", problems)
               if "window" in raw else default_window)
+    window, calendar = period if period is not None else (None, None)
     policy = (_policy_ref(raw["alerting"], policies, f"{path}.alerting", problems)
               if "alerting" in raw else default_policy)
     min_events = (_count(raw["min_events"], f"{path}.min_events", problems, minimum=0)
@@ -372,7 +374,7 @@ def _slo(
     return Slo(
         name=name, service=service, objective=objective, sli=sli, window=window, policy=policy,
         min_events=min_events, match=match, group_by=group_by, max_series=max_series,
-        labels=labels, runbook_url=runbook, budget_policy=budget_policy,
+        labels=labels, runbook_url=runbook, budget_policy=budget_policy, calendar=calendar,
     )
 
 
@@ -581,6 +583,22 @@ def _scalars(value: object, path: str, problems: _Problems, key_kind: str,
             continue
         pairs.append((str(key), item))
     return pairs
+
+
+def _window(value: object, path: str,
+            problems: _Problems) -> tuple[float, Calendar | None] | None:
+    """A budget period: a rolling duration, or `{calendar: month|week|quarter, timezone}`."""
+    if not isinstance(value, Mapping):
+        seconds = _duration(value, path, problems)
+        return None if seconds is None else (seconds, None)
+    _unknown_keys(value, {"calendar", "timezone"}, path, problems)
+    try:
+        calendar = Calendar(str(value.get("calendar")), str(value.get("timezone", "UTC")))
+    except CalendarError as exc:
+        key = "calendar" if "calendar must" in str(exc) else "timezone"
+        problems.add(f"{path}.{key}", str(exc))
+        return None
+    return calendar.nominal, calendar
 
 
 def _duration(value: object, path: str, problems: _Problems) -> float | None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from streams.domain.durations import format_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
+from streams.domain.slo.calendar import Calendar
 
 
 class Severity(StrEnum):
@@ -119,14 +120,18 @@ class Slo:
     labels: tuple[tuple[str, str], ...] = ()
     runbook_url: str | None = None
     budget_policy: BudgetPolicy = BudgetPolicy()
+    # A calendar period (the budget resets at each start); `window` is then its nominal
+    # length, from which burn-rate factors are computed.
+    calendar: Calendar | None = None
 
     @property
     def window_label(self) -> str:
-        return format_duration(self.window)
+        return format_duration(self.window) if self.calendar is None else self.calendar.label
 
     def windows(self) -> tuple[float, ...]:
-        """Every window length the SLO reads: the rules' long and short windows and the period."""
-        lengths = {self.window}
+        """Every window length the SLO reads: the rules' long and short windows and the
+        rolling period (a calendar period is counted apart)."""
+        lengths = {self.window} if self.calendar is None else set()
         for rule in self.policy.rules:
             lengths.add(rule.long)
             lengths.add(rule.short)

@@ -31,6 +31,14 @@ TEXTS = {
     "hysteresis": FLAPPY % {"extra": ", resolve_below: 0.5, keep_firing_for: 10m"},
     "budget-policies": POLICY_FILE,
     "incidents-notify": INCIDENTS_FILE,
+    "calendar": """apiVersion: sre-streams/v1
+defaults: {window: {calendar: month, timezone: Europe/Berlin}}
+slos:
+  - {name: a, service: api, objective: 0.999, sli: {availability: {}}}
+  - {name: b, service: api, objective: 0.99, sli: {availability: {}},
+     window: {calendar: week, timezone: America/New_York}}
+  - {name: c, service: api, objective: 0.99, sli: {availability: {}}, window: {calendar: quarter}}
+""",
     "odd-short-window": """apiVersion: sre-streams/v1
 alerting:
   odd:

@@ -84,7 +84,8 @@ def to_native(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
             entry["sli"] = {"latency": {"threshold_ms": slo.sli.threshold_ms}}
         else:
             entry["sli"] = {"availability": {"bad_status": _bad_status(slo.sli)}}
-        entry["window"] = format_duration(slo.window)
+        entry["window"] = format_duration(slo.window) if slo.calendar is None else {
+            "calendar": slo.calendar.unit, "timezone": slo.calendar.timezone}
         entry["alerting"] = names[slo.policy]
         if slo.min_events:
             entry["min_events"] = slo.min_events
@@ -200,7 +201,16 @@ def _slo_doc(slo: Slo, policies: list[str]) -> dict[str, Any]:
         metadata["annotations"] = notes
     return {"apiVersion": OPENSLO_VERSION, "kind": "SLO", "metadata": metadata,
             "spec": {"service": slo.service, "indicatorRef": slo.name,
-                     "timeWindow": [{"duration": format_duration(slo.window), "isRolling": True}],
+                     "timeWindow": [_time_window(slo)],
                      "budgetingMethod": "Occurrences",
                      "objectives": [{"target": slo.objective}],
                      "alertPolicies": [{"alertPolicyRef": name} for name in policies]}}
+
+
+def _time_window(slo: Slo) -> dict[str, Any]:
+    if slo.calendar is None:
+        return {"duration": format_duration(slo.window), "isRolling": True}
+    # 1 January 2024 was a Monday: a start of every kind of period.
+    return {"duration": {"month": "1M", "quarter": "1Q", "week": "1w"}[slo.calendar.unit],
+            "isRolling": False,
+            "calendar": {"startTime": "2024-01-01 00:00:00", "timeZone": slo.calendar.timezone}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 from streams.domain.durations import DurationError, parse_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
+from streams.domain.slo.calendar import Calendar, CalendarError
 from streams.domain.slo.loader import (
     _UNSET,
     SloFileError,
@@ -76,6 +78,7 @@ _EVENTS = {"match", "group_by", "max_series", "min_events"}  # spec keys of tota
 _OBJECTIVE = {"displayName", "op", "value", "target", "targetPercent", "timeSliceTarget",
               "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight"}
 _WINDOW = {"duration", "isRolling", "calendar"}
+_CALENDAR_UNITS = {"1M": "month", "1Q": "quarter", "1w": "week"}
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,8 @@ class _SloReader:
             report.add(obj.at("spec.budgetingMethod"), f"must be Occurrences, got "
                        f"{_kind(method)}")
         indicator = self._indicator(obj)
-        window = self._window(obj)
+        period = self._window(obj)
+        window, calendar = period if period is not None else (None, None)
         conditions, policy_name = self._conditions(obj)
         labels = _labels(obj.labels if obj.labels is not None else {},
                          obj.at("metadata.labels"), report.problems)
@@ -225,7 +229,7 @@ class _SloReader:
                       policy=policy, min_events=indicator.min_events, match=indicator.match,
                       group_by=indicator.group_by, max_series=indicator.max_series,
                       labels=labels, runbook_url=obj.annotations.get("runbook-url"),
-                      budget_policy=budget)
+                      budget_policy=budget, calendar=calendar)
             self._check_windows(slo, obj)
             found.append(slo)
         return [] if report.count > before else found
@@ -238,7 +242,7 @@ class _SloReader:
                                 f"{rule.long_label} of alert condition {_show(rule.name)}")
         _check_plan(slo, obj.at("spec.timeWindow"), self.report.problems)
 
-    def _window(self, obj: Obj) -> float | None:
+    def _window(self, obj: Obj) -> tuple[float, Calendar | None] | None:
         raw = obj.spec.get("timeWindow", [{"duration": "30d", "isRolling": True}])
         where = obj.at("spec.timeWindow")
         if not isinstance(raw, list) or len(raw) != 1:
@@ -249,20 +253,54 @@ class _SloReader:
         if item is None:
             return None
         unknown(item, _WINDOW, f"{where}[0]", self.report)
-        if "calendar" in item or item.get("isRolling") is False:
-            self.report.add(f"{where}[0]", "calendar-aligned time windows are not supported: "
-                            "use a rolling window (isRolling: true)")
-            return None
         duration = item.get("duration")
+        if "calendar" in item or item.get("isRolling") is False:
+            calendar = self._calendar(item, f"{where}[0]")
+            return None if calendar is None else (calendar.nominal, calendar)
         try:
             if isinstance(duration, str) and duration[-1:] in ("M", "Q", "Y"):
                 raise DurationError("no fixed length")
-            return parse_duration(duration)  # type: ignore[arg-type]
+            return parse_duration(duration), None  # type: ignore[arg-type]
         except (DurationError, TypeError, OverflowError):
             self.report.add(f"{where}[0].duration", f"must be a rolling duration such as 28d, "
                             f"4w or 30d (months, quarters and years have no fixed length), got "
                             f"{_show(duration)}")
             return None
+
+    def _calendar(self, item: Mapping[Any, Any], where: str) -> Calendar | None:
+        """A calendar-aligned window: 1M, 1Q or 1w starting at a local midnight."""
+        unit = _CALENDAR_UNITS.get(str(item.get("duration")))
+        if unit is None:
+            self.report.add(f"{where}.duration", f"a calendar window must be 1M, 1Q or 1w, got "
+                            f"{_show(item.get('duration'))}")
+        if item.get("isRolling", False) is not False:
+            self.report.add(f"{where}.isRolling", "must be false with calendar")
+        body = mapping(item.get("calendar", {}), f"{where}.calendar", self.report,
+                       "a mapping with startTime and timeZone")
+        if body is None or unit is None:
+            return None
+        unknown(body, {"startTime", "timeZone"}, f"{where}.calendar", self.report)
+        try:
+            calendar = Calendar(unit, str(body.get("timeZone", "UTC")))
+        except CalendarError as exc:
+            self.report.add(f"{where}.calendar.timeZone", str(exc))
+            return None
+        start = body.get("startTime")
+        if start is not None:
+            try:
+                local = start if isinstance(start, datetime) else datetime.fromisoformat(str(start))
+            except ValueError:
+                self.report.add(f"{where}.calendar.startTime", f"must be a date and time such as "
+                                f"2024-01-01 00:00:00, got {_show(start)}")
+                return None
+            local = local.replace(tzinfo=calendar.zone)
+            if calendar.bounds(local.timestamp() + 1)[0] != local.timestamp():
+                first = {"month": "the 1st of a month", "quarter": "1 January, April, July or "
+                         "October", "week": "a Monday"}[unit]
+                self.report.add(f"{where}.calendar.startTime", f"periods begin at midnight on "
+                                f"{first}, got {_show(str(start))}")
+                return None
+        return calendar
 
     def _budget_policy(self, obj: Obj) -> BudgetPolicy:
         notes = obj.annotations

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.domain.slo.calendar import Calendar
 from streams.domain.slo.loader import SloFileError, load_slo_file, parse_slo_text
 from streams.domain.slo.model import MULTIWINDOW, AvailabilitySli, LatencySli, Severity
 
@@ -135,9 +136,11 @@ def test_a_prometheus_source_is_refused_with_its_path() -> None:
     ("budgetingMethod: Occurrences\n  objectives: [{op", "budgetingMethod: Timeslices\n  objectives: [{op",
      "documents[4].spec.budgetingMethod: Timeslices is not supported: budgets here count events "
      "(Occurrences), and a time-slice budget is not computed exactly yet"),
-    ("[{duration: 4w, isRolling: true}]", "[{duration: 1M, calendar: {timeZone: UTC}}]",
-     "documents[4].spec.timeWindow[0]: calendar-aligned time windows are not supported: use a "
-     "rolling window (isRolling: true)"),
+    ("[{duration: 4w, isRolling: true}]", "[{duration: 1M, calendar: {timeZone: Europe/Paris, "
+     "startTime: '2026-01-02 00:00:00'}}]", "documents[4].spec.timeWindow[0].calendar.startTime: "
+     "periods begin at midnight on the 1st of a month, got '2026-01-02 00:00:00'"),
+    ("[{duration: 4w, isRolling: true}]", "[{duration: 2w, calendar: {timeZone: UTC}}]",
+     "documents[4].spec.timeWindow[0].duration: a calendar window must be 1M, 1Q or 1w, got '2w'"),
     ("[{duration: 4w, isRolling: true}]", "[{duration: 1M, isRolling: true}]",
      "documents[4].spec.timeWindow[0].duration: must be a rolling duration such as 28d, 4w or "
      "30d (months, quarters and years have no fixed length), got '1M'"),
@@ -204,3 +207,12 @@ def test_incidents_and_notify_come_from_one_native_document_and_nothing_else() -
 def test_a_native_file_of_several_documents_is_refused_in_one_line() -> None:
     assert problems("apiVersion: sre-streams/v1\nslos: []\n---\napiVersion: sre-streams/v1\n") \
         == ["2 YAML documents: only an OpenSLO set (apiVersion: openslo/v1) holds more than one"]
+
+
+def test_a_calendar_window_is_a_calendar_period() -> None:
+    text = SET.replace("[{duration: 4w, isRolling: true}]",
+                       "[{duration: 1w, isRolling: false, calendar: {startTime: 2024-01-01 00:00:00,"
+                       " timeZone: Europe/Berlin}}]")
+    latency = parse_slo_text(text).slos[0]
+    assert latency.calendar == Calendar("week", "Europe/Berlin")
+    assert latency.window == 7 * 86400

@@ -2,7 +2,8 @@
 licence): each one loads or is refused with the exact path and reason of each problem.
 
 None of them loads: their sources are other systems' queries (type Any, Datadog, a
-DataSource reference), three use time-slice budgets or calendar windows, and the alert
+DataSource reference), three use time-slice budgets (two with calendar windows that
+do not start at a period's first midnight, or last one minute), and the alert
 examples use an uppercase name or a `lte` burn-rate condition with `alertAfter`. What is
 asserted is that each is read to the end and refused with every problem, nothing else.
 """
@@ -33,8 +34,8 @@ EXPECTED: dict[str, list[str]] = {
          'events (Occurrences), and a time-slice budget is not computed exactly yet'),
         "documents[0].spec.indicator.spec.ratioMetric.good.metricSource.type: 'Any' " + NOT_EVENTS,
         "documents[0].spec.indicator.spec.ratioMetric.total.metricSource.type: 'Any' " + NOT_EVENTS,
-        ('documents[0].spec.timeWindow[0]: calendar-aligned time windows are not supported: use a '
-         'rolling window (isRolling: true)'),
+        ("documents[0].spec.timeWindow[0].duration: a calendar window must be 1M, 1Q or 1w, "
+         "got '1m'"),
     ],
     'spec-alertcondition-example.yaml': [
         ('documents[0].spec.condition.op: must be gte (or gt): a burn-rate rule fires when the '
@@ -89,8 +90,8 @@ EXPECTED: dict[str, list[str]] = {
          'events (Occurrences), and a time-slice budget is not computed exactly yet'),
         "documents[0].spec.indicator.spec.ratioMetric.good.metricSource.type: 'Any' " + NOT_EVENTS,
         "documents[0].spec.indicator.spec.ratioMetric.total.metricSource.type: 'Any' " + NOT_EVENTS,
-        ('documents[0].spec.timeWindow[0]: calendar-aligned time windows are not supported: use a '
-         'rolling window (isRolling: true)'),
+        ("documents[0].spec.timeWindow[0].calendar.startTime: periods begin at midnight on a "
+         "Monday, got '2022-01-01 12:00:00'"),
     ],
 }
 

@@ -27,6 +27,7 @@ from streams.domain.slo.model import Slo
 from streams.domain.stored import StoredState
 
 MAX_BUCKETS = 100_000  # per series: a 30-day period at 10 s needs about 600
+NEVER = 2**62  # an evaluation index no event time reaches
 CALENDAR_GRID = 900.0  # every zone's midnight is on a 15-minute grid of UTC
 
 
@@ -175,7 +176,8 @@ class SeriesCounters:
         self.total = [0] * plan.sums
         self.pending: dict[int, list[int]] = {}
         # A calendar period: (start, end) evaluation indices, its events in good/total[-1].
-        self.period = (0, -1)
+        # Without one, an empty range no index reaches: the hot paths test only the range.
+        self.period = (0, -1) if plan.calendar is not None else (NEVER, NEVER)
         if instant is not None:
             self.start(instant)
 
@@ -232,7 +234,7 @@ class SeriesCounters:
                     ring_total[slot] = 0
             self.heads[t] = target
         self.instant = instant
-        if instant > self.period[1] and self.plan.calendar is not None:
+        if instant > self.period[1]:
             self._new_period(instant)
         if self.pending:
             closed = self.pending.pop(instant, None)
@@ -263,7 +265,7 @@ class SeriesCounters:
                 if bucket > head - n:
                     self.good[w] += good
                     self.total[w] += total
-        if held and self.plan.calendar is not None and self.period[0] < index <= self.period[1]:
+        if held and self.period[0] < index <= self.period[1]:
             self.good[-1] += good
             self.total[-1] += total
         return held

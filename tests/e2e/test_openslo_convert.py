@@ -42,7 +42,7 @@ slos:
     "odd-short-window": """apiVersion: sre-streams/v1
 alerting:
   odd:
-    - {name: fast, severity: page, long: 2h, short: 7m, budget_percent: 3.3}
+    - {name: fast, severity: page, long: 2h, short: 7m, budget_percent: 3.3, alert_after: 3m}
     - {name: slow, severity: ticket, long: 3d, short: 1h, budget_percent: 10}
 slos:
   - {name: a, service: api, objective: '99.95%', sli: {latency: {threshold_ms: 250.5}},

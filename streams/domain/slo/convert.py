@@ -120,6 +120,8 @@ def _native_rule(rule: AlertRule) -> dict[str, Any]:
         entry["resolve_below"] = rule.resolve_below
     if rule.keep_firing_for:
         entry["keep_firing_for"] = format_duration(rule.keep_firing_for)
+    if rule.alert_after:
+        entry["alert_after"] = format_duration(rule.alert_after)
     return entry
 
 

@@ -44,7 +44,7 @@ _SLO_KEYS = _DEFAULT_KEYS | {
     "runbook_url", "description",
 }
 _RULE_KEYS = {"name", "severity", "long", "short", "budget_percent", "resolve_below",
-              "keep_firing_for"}
+              "keep_firing_for", "alert_after"}
 _UNSET = object()
 
 
@@ -445,11 +445,14 @@ def _alert_rule(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Alert
     keep = 0.0
     if "keep_firing_for" in raw:
         keep = _duration(raw["keep_firing_for"], f"{path}.keep_firing_for", problems) or 0.0
+    after = 0.0
+    if "alert_after" in raw:
+        after = _duration(raw["alert_after"], f"{path}.alert_after", problems) or 0.0
     if len(problems.lines) > before:
         return None
     assert name is not None and severity is not None and long is not None
     assert short is not None and percent is not None
-    return AlertRule(name, severity, long, short, percent, resolve_below, keep)
+    return AlertRule(name, severity, long, short, percent, resolve_below, keep, after)
 
 
 def _policy_ref(

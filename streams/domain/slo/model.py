@@ -30,6 +30,9 @@ class AlertRule:
     # only after that has held for `keep_firing_for` seconds.
     resolve_below: float | None = None
     keep_firing_for: float = 0.0
+    # A minimum firing time (off by default): the rule fires only once both windows have
+    # burnt at the factor for `alert_after` seconds without a break.
+    alert_after: float = 0.0
 
     def factor(self, period: float) -> float:
         """Burn-rate threshold: the rate that spends `budget_percent` of the budget in `long`."""

@@ -46,6 +46,7 @@ class Condition:
     short: float
     resolve_below: float | None
     keep_for: float
+    alert_after: float
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,9 @@ def read_condition(obj: Obj, report: Report) -> Condition | None:
         report.add(f"{where}.threshold", f"must be a burn factor > 0, got {_show(threshold)}")
     long = _duration(body.get("lookbackWindow"), f"{where}.lookbackWindow", report.problems)
     after = body.get("alertAfter", "0m")
-    if after not in ("0m", "0s", "0h", 0):
-        report.add(f"{where}.alertAfter", f"a minimum firing time is not supported: only 0m, "
-                   f"got {_show(after)}")
+    alert_after = 0.0
+    if not (isinstance(after, str | int) and str(after).rstrip("smhdw") == "0"):
+        alert_after = _duration(after, f"{where}.alertAfter", report.problems) or 0.0
     short = None if long is None else long / SHORT_RATIO
     if "short-window" in obj.annotations:
         short = _duration(obj.annotations["short-window"],
@@ -117,7 +118,7 @@ def read_condition(obj: Obj, report: Report) -> Condition | None:
     assert severity is not None and threshold is not None and long is not None
     assert short is not None
     return Condition(obj.where, rule, severity, threshold, percent, long, short, resolve_below,
-                     keep)
+                     keep, alert_after)
 
 
 def _severity(value: object, path: str, report: Report) -> Severity | None:
@@ -220,7 +221,7 @@ def rules_for(conditions: tuple[Condition, ...], window: float,
             continue
         rules.append(AlertRule(condition.rule, condition.severity, condition.long,
                                condition.short, percent, condition.resolve_below,
-                               condition.keep_for))
+                               condition.keep_for, condition.alert_after))
     return None if report.count > before else tuple(rules)
 
 
@@ -253,5 +254,7 @@ def condition_doc(name: str, rule: AlertRule, window: float, rule_note: str) -> 
         "metadata": {"name": name, "annotations": notes},
         "spec": {"severity": rule.severity.value,
                  "condition": {"kind": "burnrate", "op": "gte", "threshold": rule.factor(window),
-                               "lookbackWindow": format_duration(rule.long), "alertAfter": "0m"}},
+                               "lookbackWindow": format_duration(rule.long),
+                               "alertAfter": format_duration(rule.alert_after)
+                               if rule.alert_after else "0m"}},
     }

@@ -59,7 +59,7 @@ spec:
             metadata: {name: slow-burn}
             spec:
               severity: sev3
-              condition: {op: gt, threshold: 1, lookbackWindow: 3d}
+              condition: {op: gt, threshold: 1, lookbackWindow: 3d, alertAfter: 10m}
 ---
 apiVersion: openslo/v1
 kind: SLO
@@ -95,6 +95,7 @@ def test_a_set_loads_with_references_inlined_objects_and_warnings() -> None:
     assert (slow.name, slow.severity, slow.long, slow.short) == ("slow-burn", Severity.TICKET,
                                                                   3 * 86400, 6 * 3600)
     assert slow.factor(latency.window) == 1
+    assert (fast.alert_after, slow.alert_after) == (0, 600)  # a minimum firing time
     assert latency.policy.name == "fast-slow"
     # several objectives: several SLOs, by display name or position
     assert (internal.name, second.name) == ("availability-internal-goal", "availability-1")
@@ -155,8 +156,8 @@ def test_a_prometheus_source_is_refused_with_its_path() -> None:
     ("op: lte, value: 300", "op: lt, value: 300", "documents[4].spec.objectives[0].op: must be lte:"
      " an event is good when latency_ms <= value, got 'lt'"),
     ("threshold: 14.4, lookbackWindow: 1h, alertAfter: 0m", "threshold: 14.4, lookbackWindow: 1h, "
-     "alertAfter: 5m", "documents[1].spec.condition.alertAfter: a minimum firing time is not "
-     "supported: only 0m, got '5m'"),
+     "alertAfter: soon", "documents[1].spec.condition.alertAfter: must be a duration such as 5m, "
+     "1h or 30d, got 'soon'"),
     ("threshold: 1, lookbackWindow: 3d", "threshold: 20, lookbackWindow: 3d",
      "documents[4].spec.alertPolicies[1].spec.conditions[0].spec.condition.threshold: burn factor "
      "20 over 3d spends 214.3% of a 4w budget: at most 100%"),

@@ -155,6 +155,8 @@ def test_a_restart_across_the_boundary_gives_the_uninterrupted_snapshots(
     second.finish()
     assert sorted_outputs(first.alerts + first.budgets + second.alerts + second.budgets) \
         == sorted_outputs(expected)
-    if events and float(events[-1]["ts"]) > BOUNDARY + 120:  # type: ignore[arg-type]
-        # 1 December 2025 is a Monday: a new month and a new week begin at that midnight
-        assert any(b.period_start == "2025-11-30T23:00:00.000Z" for b in reference.budgets)
+    # 1 December 2025 is a Monday: a new month and a new week begin at that midnight
+    for snapshot in reference.budgets:
+        after = parse_ts(snapshot.at) > BOUNDARY
+        assert (snapshot.period_start == "2025-11-30T23:00:00.000Z") is after
+        assert (snapshot.period_end == "2025-11-30T23:00:00.000Z") is not after

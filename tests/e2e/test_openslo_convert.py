@@ -118,3 +118,17 @@ def test_a_native_file_and_its_openslo_form_backtest_to_the_same_bytes(
     alerts, budgets = backtest(native, events, tmp_path / "native")
     assert alerts.count(b'"firing"') > 0 and budgets.count(b"\n") > 100  # there is something to compare
     assert backtest(openslo, events, tmp_path / "openslo") == (alerts, budgets)
+
+
+def test_validate_reads_a_directory_and_prints_the_warnings(tmp_path: Path) -> None:
+    from tests.unit.domain.slo.test_openslo import SET
+
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "slos.yaml").write_text(SET)
+    code, out, errors = cli("slo", "validate", str(tmp_path / "set"))
+    assert code == 0, errors
+    assert out.decode().startswith(f"{tmp_path / 'set'}: OK, 3 SLO(s), 10 alert rule(s)\n")
+    assert errors.splitlines()[0] == (
+        f"{tmp_path / 'set'}: warning: slos.yaml: documents[2].spec.notificationTargets: "
+        "ignored: alerts reach receivers by the routes of the notify section")
+    assert len(errors.splitlines()) == 5

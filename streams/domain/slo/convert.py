@@ -25,9 +25,10 @@ from streams.domain.slo.model import (
     Slo,
     SloFile,
 )
-from streams.domain.slo.openslo import SOURCE_TYPE, is_openslo
+from streams.domain.slo.openslo import is_openslo
 from streams.domain.slo.openslo_alerts import condition_doc
 from streams.domain.slo.openslo_docs import NATIVE_VERSION, OPENSLO_VERSION, valid_name
+from streams.domain.slo.openslo_sli import SOURCE_TYPE
 from streams.domain.slo.yaml_reader import load_yaml_documents
 
 SECTIONS = ("incidents", "notify")  # file-level sections without an OpenSLO kind

@@ -11,7 +11,6 @@ reason; fields that change nothing here are read with a warning. One optional
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,15 +25,11 @@ from streams.domain.slo.calendar import Calendar, CalendarError
 from streams.domain.slo.loader import (
     _UNSET,
     SloFileError,
-    _bad_status,
     _budget_policy,
     _check_plan,
-    _count,
-    _group_by,
     _incidents,
     _kind,
     _labels,
-    _match,
     _notify,
     _number,
     _show,
@@ -66,29 +61,16 @@ from streams.domain.slo.openslo_docs import (
     slug,
     unknown,
 )
+from streams.domain.slo.openslo_sli import Indicator, read_sli
 from streams.domain.slo.yaml_reader import load_yaml_documents
 
-SOURCE_TYPE = "sre-streams"
 _SLO_SPEC = {"description", "service", "indicator", "indicatorRef", "timeWindow",
              "budgetingMethod", "objectives", "alertPolicies"}
 _SLO_NOTES = {"runbook-url", "warn-below", "freeze-below", "exceptions"}
-_SLI_SPEC = {"description", "thresholdMetric", "ratioMetric"}
-_RATIO = {"counter", "good", "bad", "total", "raw", "rawType"}
-_EVENTS = {"match", "group_by", "max_series", "min_events"}  # spec keys of total/threshold
 _OBJECTIVE = {"displayName", "op", "value", "target", "targetPercent", "timeSliceTarget",
               "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight"}
 _WINDOW = {"duration", "isRolling", "calendar"}
 _CALENDAR_UNITS = {"1M": "month", "1Q": "quarter", "1w": "week"}
-
-
-@dataclass(frozen=True)
-class _Indicator:
-    threshold: str | None  # path of a thresholdMetric (the objective gives op and value)
-    sli: Sli | None  # a ratio's classification
-    match: tuple[tuple[str, object], ...]
-    group_by: tuple[str, ...]
-    max_series: int
-    min_events: int
 
 
 def is_openslo(document: object) -> bool:
@@ -174,7 +156,7 @@ class _SloReader:
                            for name, obj in objects.get("AlertCondition", {}).items()}
         self.policies = {name: read_policy(obj, self.conditions, report)
                          for name, obj in objects.get("AlertPolicy", {}).items()}
-        self.indicators = {name: self._sli(obj) for name, obj in objects.get("SLI", {}).items()}
+        self.indicators = {name: read_sli(obj, report) for name, obj in objects.get("SLI", {}).items()}
 
     def slos(self, obj: Obj) -> list[Slo]:
         report = self.report
@@ -351,7 +333,7 @@ class _SloReader:
         name = names.pop() if len(names) == 1 else "-".join(p.name for p in policies) or None
         return tuple(c for policy in policies for c in policy.conditions), name
 
-    def _indicator(self, obj: Obj) -> _Indicator | None:
+    def _indicator(self, obj: Obj) -> Indicator | None:
         spec = obj.spec
         if ("indicator" in spec) == ("indicatorRef" in spec):
             self.report.add(obj.at("spec"), "needs exactly one of indicator or indicatorRef")
@@ -364,111 +346,10 @@ class _SloReader:
             return self.indicators[ref]
         sli = read_object(spec["indicator"], obj.at("spec.indicator"), self.report,
                           kind="SLI", inline=True)
-        return None if sli is None else self._sli(sli)
-
-    def _sli(self, sli: Obj) -> _Indicator | None:
-        report = self.report
-        unknown(sli.spec, _SLI_SPEC, sli.at("spec"), report)
-        check_annotations(sli, set(), report)
-        if ("thresholdMetric" in sli.spec) == ("ratioMetric" in sli.spec):
-            report.add(sli.at("spec"), "needs exactly one of thresholdMetric or ratioMetric")
-            return None
-        if "thresholdMetric" in sli.spec:
-            where = sli.at("spec.thresholdMetric")
-            source = self._source(sli.spec["thresholdMetric"], where, _EVENTS | {"field"})
-            if source is None:
-                return None
-            if source.get("field", "latency_ms") != "latency_ms":
-                report.add(f"{where}.metricSource.spec.field", f"only latency_ms can be compared "
-                           f"with a threshold, got {_show(source.get('field'))}")
-                return None
-            return self._events(source, f"{where}.metricSource.spec", where, None)
-        where = sli.at("spec.ratioMetric")
-        ratio = mapping(sli.spec["ratioMetric"], where, report, "a mapping with good (or bad) "
-                        "and total")
-        if ratio is None:
-            return None
-        unknown(ratio, _RATIO, where, report)
-        for key in ("raw", "rawType"):
-            if key in ratio:
-                report.add(f"{where}.{key}", "a precomputed ratio is not an event count: use "
-                           "good (or bad) and total")
-        if "counter" in ratio:
-            report.warn(f"{where}.counter", "ignored: events are counted one by one")
-        if ("good" in ratio) == ("bad" in ratio) or "total" not in ratio:
-            report.add(where, "needs total and exactly one of good or bad")
-            return None
-        part = "good" if "good" in ratio else "bad"
-        keys = {"bad_status", "latency_ms_lte"} if part == "good" else {"bad_status"}
-        numerator = self._source(ratio[part], f"{where}.{part}", keys)
-        total = self._source(ratio["total"], f"{where}.total", _EVENTS)
-        if numerator is None or total is None:
-            return None
-        classified = self._classify(numerator, f"{where}.{part}.metricSource.spec")
-        if classified is None:
-            return None
-        return self._events(total, f"{where}.total.metricSource.spec", None, classified)
-
-    def _classify(self, spec: Mapping[Any, Any], where: str) -> Sli | None:
-        if len(spec) != 1:
-            self.report.add(where, "needs exactly one of " + " or ".join(sorted(
-                {"bad_status", "latency_ms_lte"} if where.endswith("good.metricSource.spec")
-                else {"bad_status"})))
-            return None
-        if "bad_status" in spec:
-            return _bad_status(spec["bad_status"], f"{where}.bad_status", self.report.problems)
-        threshold = _number(spec["latency_ms_lte"], f"{where}.latency_ms_lte", self.report.problems)
-        if threshold is None:
-            return None
-        if threshold < 0:
-            self.report.add(f"{where}.latency_ms_lte", f"must be >= 0, got {threshold}")
-            return None
-        return LatencySli(threshold)
-
-    def _events(self, spec: Mapping[Any, Any], where: str, threshold: str | None,
-                sli: Sli | None) -> _Indicator | None:
-        problems = self.report.problems
-        before = self.report.count
-        match = _match(spec.get("match", {}), f"{where}.match", problems)
-        group_by = _group_by(spec.get("group_by", []), f"{where}.group_by", problems)
-        max_series = _count(spec.get("max_series", 1000), f"{where}.max_series", problems, minimum=1)
-        min_events = _count(spec.get("min_events", 0), f"{where}.min_events", problems, minimum=0)
-        if self.report.count > before or max_series is None or min_events is None:
-            return None
-        return _Indicator(threshold, sli, match, group_by, max_series, min_events)
-
-    def _source(self, raw: object, where: str, keys: set[str]) -> Mapping[Any, Any] | None:
-        """The `spec` of an sre-streams metric source (refusing any other source)."""
-        report = self.report
-        body = mapping(raw, where, report, "a mapping with metricSource")
-        if body is None:
-            return None
-        unknown(body, {"metricSource"}, where, report)
-        source = mapping(body.get("metricSource"), f"{where}.metricSource", report,
-                         "a mapping with type and spec")
-        if source is None:
-            return None
-        where = f"{where}.metricSource"
-        if "metricSourceRef" in source:
-            report.add(f"{where}.metricSourceRef", "DataSource references are not read: write "
-                       f"type: {SOURCE_TYPE} and its spec here")
-            return None
-        kind = source.get("type")
-        if kind != SOURCE_TYPE:
-            report.add(f"{where}.type", f"{_show(kind) if kind is not None else 'nothing'} is "
-                       f"not an event source this engine reads: it counts the request events it "
-                       f"consumes, described by type: {SOURCE_TYPE} (see docs/contracts.md)")
-            return None
-        unknown(source, {"type", "spec"}, where, report)
-        spec = mapping(source.get("spec", {}), f"{where}.spec", report)
-        if spec is None:
-            return None
-        before = report.count
-        unknown(spec, keys, f"{where}.spec", report)
-        return None if report.count > before else spec
+        return None if sli is None else read_sli(sli, self.report)
 
     def _objective(self, obj: Obj, index: int, raw: object,
-                   indicator: _Indicator | None) -> tuple[float, Sli, str | None] | None:
+                   indicator: Indicator | None) -> tuple[float, Sli, str | None] | None:
         report = self.report
         where = obj.at(f"spec.objectives[{index}]")
         body = mapping(raw, where, report, "a mapping with target or targetPercent")

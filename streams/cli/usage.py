@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import NoReturn, TypeAlias
 
 from streams.domain.slo.loader import SloFileError, load_slo_file
@@ -48,12 +49,15 @@ def load_slos(path: str | None, prog: str) -> SloFile:
     if path is None:
         raise UsageError(f"{prog}: error: no SLO file: pass --slos FILE or set SRE_SLOS")
     try:
-        return load_slo_file(path)
+        slo_file = load_slo_file(path)
     except SloFileError as exc:
         details = "; ".join(exc.problems[:3])
         more = f" (and {len(exc.problems) - 3} more: run sre-streams slo validate {path})" \
             if len(exc.problems) > 3 else ""
         raise UsageError(f"{prog}: error: invalid SLO file {path}: {details}{more}") from None
+    for warning in slo_file.warnings:  # what an OpenSLO set says that changes nothing here
+        print(f"{prog}: warning: {path}: {warning}", file=sys.stderr)
+    return slo_file
 
 
 def broker_failure(prog: str, settings: Settings, exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 import orjson
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from streams.domain.durations import format_duration
 from streams.domain.slo.model import BudgetPolicy, SloFile
@@ -48,6 +48,8 @@ class SloRow(msgspec.Struct, frozen=True, kw_only=True):
     error_budget_remaining: float
     burn_rate_1h: float | None
     at: str
+    period_start: str | UnsetType = UNSET  # calendar periods only
+    period_end: str | UnsetType = UNSET
 
 
 class Gate(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,7 +212,8 @@ class PolicyBook:
 
     def slo_rows(self, service: str) -> list[SloRow]:
         return [SloRow(name=b.slo, series=b.series, error_budget_remaining=b.error_budget_remaining,
-                       burn_rate_1h=b.burn_rates.get("1h"), at=b.at)
+                       burn_rate_1h=b.burn_rates.get("1h"), at=b.at, period_start=b.period_start,
+                       period_end=b.period_end)
                 for b in self.series_of(service)]
 
     def series_of(self, service: str) -> list[BudgetSnapshot]:
@@ -292,4 +295,5 @@ def _caused(event: PolicyEvent, worst: BudgetSnapshot | None) -> PolicyEvent:
     if worst is None:
         return event
     return msgspec.structs.replace(event, slo=worst.slo, series=worst.series,
-                                   error_budget_remaining=worst.error_budget_remaining)
+                                   error_budget_remaining=worst.error_budget_remaining,
+                                   period_start=worst.period_start, period_end=worst.period_end)

@@ -27,6 +27,7 @@ import mode
 import msgspec
 import orjson
 from aiohttp import web
+from msgspec import UnsetType
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
@@ -43,6 +44,7 @@ from streams.runtime.incidents.service import IncidentService
 from streams.runtime.settings import Settings
 from streams.web.routes import Pages, add_pages
 from streams.web.sections import capacity_section, toil_section
+from streams.wire.budgets import BudgetSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +237,8 @@ class ApiService(mode.Service):
                          "window": slo.window_label, "series": len(series),
                          "error_budget_remaining": min(
                              (b.error_budget_remaining for b in series), default=None),
-                         "firing": sorted({r for b in series for r in b.firing})})
+                         "firing": sorted({r for b in series for r in b.firing}),
+                         **_period(max(series, key=lambda b: b.at, default=None))})
         return _json({"slos": rows})
 
     async def slo_detail(self, request: web.Request) -> web.Response:
@@ -246,7 +249,7 @@ class ApiService(mode.Service):
             raise ApiError(404, f"no SLO {name!r} (known: {', '.join(sorted(self.slos))})")
         series = [{"series": b.series, "at": b.at, "sli": b.sli, "good": b.good, "total": b.total,
                    "error_budget_remaining": b.error_budget_remaining,
-                   "burn_rates": b.burn_rates, "firing": b.firing}
+                   "burn_rates": b.burn_rates, "firing": b.firing, **_period(b)}
                   for b in sorted(policies.budgets.values(), key=lambda b: orjson.dumps(
                       b.series, option=orjson.OPT_SORT_KEYS)) if b.slo == name]
         return _json({"name": slo.name, "service": slo.service, "objective": slo.objective,
@@ -405,6 +408,10 @@ class _Collector:
             "firing": GaugeMetricFamily("sre_alert_firing", "1 while the rule fires for the series."),
             "at": GaugeMetricFamily("sre_slo_snapshot_timestamp_seconds", "Event time of the "
                                     "latest budget snapshot of the series."),
+            "start": GaugeMetricFamily("sre_slo_period_start_timestamp_seconds", "Calendar "
+                                       "periods: when the series' budget period began."),
+            "end": GaugeMetricFamily("sre_slo_period_end_timestamp_seconds", "Calendar periods: "
+                                     "when the series' budget period ends (the budget resets)."),
         }
         for slo in slos.values():
             families["objective"].samples.append(Sample(
@@ -424,9 +431,21 @@ class _Collector:
                 "sre_slo_error_budget_remaining", base, snapshot.error_budget_remaining))
             families["at"].samples.append(Sample(
                 "sre_slo_snapshot_timestamp_seconds", base, parse_ts(snapshot.at)))
+            for key, bound in _period(snapshot).items():
+                name = f"sre_slo_{key}_timestamp_seconds"
+                families["start" if key == "period_start" else "end"].samples.append(
+                    Sample(name, base, parse_ts(bound)))
             firing = set(snapshot.firing)
             for rule in slo.policy.rules:
                 families["firing"].samples.append(Sample("sre_alert_firing", {
                     **base, "rule": rule.name, "severity": rule.severity.value},
                     1.0 if rule.name in firing else 0.0))
         yield from families.values()
+
+
+def _period(snapshot: BudgetSnapshot | None) -> dict[str, str]:
+    """`period_start` and `period_end` of a calendar period's snapshot (else nothing)."""
+    if snapshot is None or isinstance(snapshot.period_start, UnsetType) \
+            or isinstance(snapshot.period_end, UnsetType):
+        return {}
+    return {"period_start": snapshot.period_start, "period_end": snapshot.period_end}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET, UnsetType
+
 from streams.wire.codec import decode
 from streams.wire.envelope import SeriesMessage
 
@@ -19,6 +21,9 @@ class BudgetSnapshot(SeriesMessage, frozen=True, kw_only=True, tag="budget"):
     burn_rates: dict[str, float]
     firing: list[str]
     labels: dict[str, str]
+    # Calendar periods only: the period the budget counts (start < ts <= end).
+    period_start: str | UnsetType = UNSET
+    period_end: str | UnsetType = UNSET
 
 
 def decode_budget(data: bytes | str) -> BudgetSnapshot:

@@ -39,6 +39,8 @@ class PolicyEvent(Envelope, frozen=True, kw_only=True, tag="policy"):
     slo: str | UnsetType = UNSET  # the worst series, which decided the state
     series: dict[str, str] | UnsetType = UNSET
     error_budget_remaining: float | UnsetType = UNSET
+    period_start: str | UnsetType = UNSET  # the worst series' calendar period, if it has one
+    period_end: str | UnsetType = UNSET
 
 
 def decode_policy(data: bytes | str) -> PolicyEvent:

@@ -22,10 +22,13 @@ from itertools import compress
 from operator import or_
 
 from streams.domain.durations import format_duration
+from streams.domain.slo.calendar import Calendar
 from streams.domain.slo.model import Slo
 from streams.domain.stored import StoredState
 
 MAX_BUCKETS = 100_000  # per series: a 30-day period at 10 s needs about 600
+NEVER = 2**62  # an evaluation index no event time reaches
+CALENDAR_GRID = 900.0  # every zone's midnight is on a 15-minute grid of UTC
 
 
 class PlanError(ValueError):
@@ -51,6 +54,8 @@ class CounterPlan:
     eval_interval: float
     windows: tuple[float, ...]
     tiers: tuple[TierPlan, ...]
+    # A calendar budget period, counted apart: in the window sums after the windows' own.
+    calendar: Calendar | None = None
     # Identifies the bucket layout: saved state only fits a plan with the same one. Computed
     # once: every checkpoint stamps it on every series it writes.
     fingerprint: str = field(init=False, repr=False, compare=False)
@@ -58,10 +63,16 @@ class CounterPlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", repr((
             self.eval_interval, self.windows,
-            tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers))))
+            tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers)))
+            + ("" if self.calendar is None else f" {self.calendar.label}"))
 
     def index(self, window: float) -> int:
         return self.windows.index(window)
+
+    @property
+    def sums(self) -> int:
+        """Window sums a series keeps: one per window, and one for a calendar period."""
+        return len(self.windows) + (self.calendar is not None)
 
     @property
     def buckets(self) -> int:
@@ -84,7 +95,11 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
     for rule in slo.policy.rules:
         for window in (rule.long, rule.short):
             bounds[window] = min(bounds.get(window, rule.short / 10), rule.short / 10)
-    bounds[slo.window] = min(bounds.get(slo.window, slo.window / 100), slo.window / 100)
+    if slo.calendar is None:
+        bounds[slo.window] = min(bounds.get(slo.window, slo.window / 100), slo.window / 100)
+    elif not _is_multiple(CALENDAR_GRID, e):
+        raise PlanError(f"SLO {slo.name}: a calendar period needs an evaluation interval that "
+                        f"divides 15m (period starts are local midnights), got {format_duration(e)}")
 
     by_resolution: dict[float, list[tuple[int, int]]] = {}
     for index, window in enumerate(windows):
@@ -103,7 +118,7 @@ def plan_for(slo: Slo, eval_interval: float) -> CounterPlan:
                  tuple(members))
         for resolution, members in sorted(by_resolution.items())
     )
-    plan = CounterPlan(e, windows, tiers)
+    plan = CounterPlan(e, windows, tiers, slo.calendar)
     if plan.buckets > MAX_BUCKETS:
         raise PlanTooLarge(
             f"SLO {slo.name}: its windows need {plan.buckets:,} buckets a series at the "
@@ -148,7 +163,8 @@ class SeriesCounters:
     the instant before its first data, so a new series never evaluates empty instants.
     """
 
-    __slots__ = ("good", "heads", "instant", "pending", "plan", "ring_good", "ring_total", "total")
+    __slots__ = ("good", "heads", "instant", "pending", "period", "plan", "ring_good",
+                 "ring_total", "total")
 
     def __init__(self, plan: CounterPlan, instant: int | None = None) -> None:
         self.plan = plan
@@ -156,9 +172,12 @@ class SeriesCounters:
         self.heads: list[int] = []
         self.ring_good = [[0] * tier.size for tier in plan.tiers]
         self.ring_total = [[0] * tier.size for tier in plan.tiers]
-        self.good = [0] * len(plan.windows)
-        self.total = [0] * len(plan.windows)
+        self.good = [0] * plan.sums
+        self.total = [0] * plan.sums
         self.pending: dict[int, list[int]] = {}
+        # A calendar period: (start, end) evaluation indices, its events in good/total[-1].
+        # Without one, an empty range no index reaches: the hot paths test only the range.
+        self.period = (0, -1) if plan.calendar is not None else (NEVER, NEVER)
         if instant is not None:
             self.start(instant)
 
@@ -166,6 +185,8 @@ class SeriesCounters:
         """Begin evaluating after `instant`; data already waiting at or before it is applied."""
         self.instant = instant
         self.heads = [-(-instant // tier.step) for tier in self.plan.tiers]
+        if self.plan.calendar is not None:
+            self._new_period(instant)
         for index in sorted(i for i in self.pending if i <= instant):
             good, total = self.pending.pop(index)
             self._apply(index, good, total)
@@ -213,10 +234,21 @@ class SeriesCounters:
                     ring_total[slot] = 0
             self.heads[t] = target
         self.instant = instant
+        if instant > self.period[1]:
+            self._new_period(instant)
         if self.pending:
             closed = self.pending.pop(instant, None)
             if closed is not None:
                 self._apply(instant, closed[0], closed[1])
+
+    def _new_period(self, instant: int) -> None:
+        """Start the calendar period holding evaluation index `instant`: its budget is whole."""
+        assert self.plan.calendar is not None
+        e = self.plan.eval_interval
+        start, end = self.plan.calendar.bounds(instant * e)
+        self.period = (round(start / e), round(end / e))
+        self.good[-1] = 0
+        self.total[-1] = 0
 
     def _apply(self, index: int, good: int, total: int) -> bool:
         held = False
@@ -233,6 +265,9 @@ class SeriesCounters:
                 if bucket > head - n:
                     self.good[w] += good
                     self.total[w] += total
+        if held and self.period[0] < index <= self.period[1]:
+            self.good[-1] += good
+            self.total[-1] += total
         return held
 
     def dormant_until(self, instant: int) -> int | None:
@@ -252,7 +287,7 @@ class SeriesCounters:
 
     def export(self) -> StoredState:
         """The state as plain JSON-able data (rings sparse: only buckets holding events)."""
-        return {
+        state: StoredState = {
             "instant": self.instant,
             "heads": list(self.heads),
             # Written after every batch for each series it touched: the slots holding events
@@ -264,6 +299,9 @@ class SeriesCounters:
             ],
             "pending": [[index, good, total] for index, (good, total) in sorted(self.pending.items())],
         }
+        if self.plan.calendar is not None:
+            state["period"] = [*self.period, self.good[-1], self.total[-1]]
+        return state
 
     @classmethod
     def restore(cls, plan: CounterPlan, state: StoredState) -> SeriesCounters:
@@ -284,6 +322,10 @@ class SeriesCounters:
                     slots = [b % tier.size for b in range(head - n + 1, head + 1)]
                     counters.good[w] = sum(counters.ring_good[t][s] for s in slots)
                     counters.total[w] = sum(counters.ring_total[t][s] for s in slots)
+        if plan.calendar is not None and "period" in state:
+            start, end, good, total = state["period"]
+            counters.period = (int(start), int(end))
+            counters.good[-1], counters.total[-1] = int(good), int(total)
         return counters
 
     def replay_to(self, instant: int) -> None:

@@ -138,4 +138,11 @@ def budget_message(series: Series, at: float) -> BudgetSnapshot:
             if since is not None
         ],
         labels=dict(slo.labels),
+        period_start=UNSET if slo.calendar is None else period_bound(series, 0),
+        period_end=UNSET if slo.calendar is None else period_bound(series, 1),
     )
+
+
+def period_bound(series: Series, which: int) -> str:
+    """The start (0) or end (1) of the calendar period a series' budget counts."""
+    return format_ts(series.counters.period[which] * series.runtime.plan.eval_interval)

@@ -33,6 +33,7 @@ class RuleSpec:
     keep_num: int  # while firing, still holds when bad * keep_den >= keep_num * total
     keep_den: int
     keep_for: float
+    fire_after: float  # the rule's alert_after: how long the trip must hold before it fires
 
 
 def rule_specs(slo: Slo, plan: CounterPlan) -> tuple[RuleSpec, ...]:
@@ -42,7 +43,7 @@ def rule_specs(slo: Slo, plan: CounterPlan) -> tuple[RuleSpec, ...]:
                  *bad_ratio_threshold(rule, slo), 1.0 - slo.objective,
                  rule.resolve_below is not None or rule.keep_firing_for > 0,
                  *bad_ratio_threshold(rule, slo, rule.resolve_below or 1.0),
-                 rule.keep_firing_for)
+                 rule.keep_firing_for, rule.alert_after)
         for rule in slo.policy.rules
     )
 
@@ -90,6 +91,9 @@ def evaluate_rules(series: Series, at: float) -> tuple[Sequence[Transition], boo
             changed = True  # saved with the series: restarts detect alike
         holds = (total[spec.long] >= min_events
                  and both_windows_trip(good, total, spec, spec.num, spec.den))
+        if spec.fire_after:
+            holds, moved = _held_long_enough(series, k, spec, holds, at)
+            changed = changed or moved
         if holds is (started[k] is None):
             if not holds and spec.hysteresis:
                 keeps, moved = _keeps_firing(series, k, spec, at)
@@ -107,6 +111,28 @@ def evaluate_rules(series: Series, at: float) -> tuple[Sequence[Transition], boo
             series.clear[k] = None  # burning again: the release starts over
             changed = True
     return (_NONE if transitions is None else transitions), changed
+
+
+def _held_long_enough(series: Series, k: int, spec: RuleSpec, holds: bool,
+                      at: float) -> tuple[bool, bool]:
+    """A minimum firing time: a rule not firing yet trips only once its condition has held
+    for `fire_after` without a break. Returns (trips now, state changed)."""
+    pending = series.pending
+    if series.started[k] is not None:
+        return holds, False  # firing already: resolution is the plain (or hysteresis) rule
+    if not holds:
+        moved = pending[k] is not None
+        pending[k] = None
+        return False, moved
+    if pending[k] is None:
+        pending[k] = at
+        return False, True
+    since = pending[k]
+    assert since is not None
+    if at - since < spec.fire_after:
+        return False, False
+    pending[k] = None
+    return True, True
 
 
 def _keeps_firing(series: Series, k: int, spec: RuleSpec, at: float) -> tuple[bool, bool]:

@@ -23,7 +23,8 @@ class SloRuntime:
         self.index = index
         self.plan = plan
         self.min_events = slo.min_events
-        self.period = plan.index(slo.window)
+        # The budget period's sums: the rolling window's, or the calendar period's (last).
+        self.period = plan.index(slo.window) if slo.calendar is None else len(plan.windows)
         self.rules: tuple[RuleSpec, ...] = rule_specs(slo, plan)
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
         self.series: dict[SeriesKey, Series] = {}
@@ -33,7 +34,7 @@ class Series:
     """One SLO series: its counters, which rules are firing since when, and since when each
     rule's short window has burnt faster than 1x (for time to detect)."""
 
-    __slots__ = ("burning", "clear", "counters", "key", "labels", "runtime", "started")
+    __slots__ = ("burning", "clear", "counters", "key", "labels", "pending", "runtime", "started")
 
     def __init__(self, runtime: SloRuntime, key: SeriesKey) -> None:
         self.runtime = runtime
@@ -44,6 +45,8 @@ class Series:
         self.burning: list[float | None] = [None] * len(runtime.rules)
         # Hysteresis: since when a firing rule's release condition has held (None: not now).
         self.clear: list[float | None] = [None] * len(runtime.rules)
+        # alert_after: since when a rule not yet firing has held its trip condition.
+        self.pending: list[float | None] = [None] * len(runtime.rules)
 
     @property
     def slo(self) -> Slo:
@@ -52,7 +55,8 @@ class Series:
     @property
     def quiet(self) -> bool:
         """No rule firing, burning or releasing: empty windows leave every rule as it is."""
-        return all(at is None for at in (*self.started, *self.burning, *self.clear))
+        return all(at is None for at in (*self.started, *self.burning, *self.clear,
+                                         *self.pending))
 
     def sort_key(self) -> tuple[int, SeriesKey]:
         return (self.runtime.index, self.key)

@@ -36,7 +36,7 @@ def restore_clock(clock: EventClock, meta: StoredState) -> None:
 
 def encode_series(series: Series) -> StoredState:
     """One series as JSON-able data (see `restore_series`)."""
-    return {
+    state: StoredState = {
         "slo": series.runtime.slo.name,
         "key": list(series.key),
         "plan": series.runtime.plan.fingerprint,
@@ -45,6 +45,9 @@ def encode_series(series: Series) -> StoredState:
         "clear": list(series.clear),
         "counters": series.counters.export(),
     }
+    if any(at is not None for at in series.pending):
+        state["pending"] = list(series.pending)
+    return state
 
 
 def restore_series(registry: SeriesRegistry, states: Sequence[StoredState],
@@ -71,6 +74,7 @@ def restore_series(registry: SeriesRegistry, states: Sequence[StoredState],
         series.started = _times(state["started"])
         series.burning = _times(state.get("burning") or series.burning)
         series.clear = _times(state.get("clear") or series.clear)
+        series.pending = _times(state.get("pending") or series.pending)
         if instant is not None:
             series.counters.replay_to(instant)
         registry.add(series)

@@ -16,6 +16,7 @@ from streams.domain.durations import format_duration
 from streams.domain.engine.counters import PlanError, PlanTooLarge, plan_for
 from streams.domain.incidents.book import EscalationLevel, IncidentPolicy, Priority
 from streams.domain.notify.receivers import PAGERDUTY_URL, NotifyConfig, Receiver, Route
+from streams.domain.slo.calendar import Calendar, CalendarError
 from streams.domain.slo.fields import NAME as _NAME
 from streams.domain.slo.fields import UNSET as _UNSET
 from streams.domain.slo.fields import Problems as _Problems
@@ -44,7 +45,7 @@ from streams.domain.slo.model import (
     Slo,
     SloFile,
 )
-from streams.domain.slo.yaml_reader import load_yaml
+from streams.domain.slo.yaml_reader import load_yaml_documents
 from streams.domain.toil.config import parse_toil
 
 API_VERSION = "sre-streams/v1"
@@ -60,7 +61,7 @@ _SLO_KEYS = _DEFAULT_KEYS | {
     "runbook_url", "description",
 }
 _RULE_KEYS = {"name", "severity", "long", "short", "budget_percent", "resolve_below",
-              "keep_firing_for"}
+              "keep_firing_for", "alert_after"}
 
 
 class SloFileError(ValueError):
@@ -76,6 +77,9 @@ class SloFileError(ValueError):
 def load_slo_file(path: str | Path) -> SloFile:
     """Read, parse and validate an SLO file; raises SloFileError listing every problem."""
     source = str(path)
+    if Path(path).is_dir():  # a directory of OpenSLO files
+        from streams.domain.slo.openslo import load_openslo_directory
+        return load_openslo_directory(Path(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -86,15 +90,26 @@ def load_slo_file(path: str | Path) -> SloFile:
 
 
 def parse_slo_text(text: str, source: str = "") -> SloFile:
-    """Parse SLO file YAML text."""
+    """Parse SLO file YAML text: the native format, or OpenSLO v1 documents (by apiVersion)."""
     try:
-        document = load_yaml(text)
+        documents = load_yaml_documents(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SloFileError([f"{where}invalid YAML: {problem}"], source) from None
-    return parse_slo_document(document, source)
+        raise SloFileError([yaml_problem(exc)], source) from None
+    from streams.domain.slo.openslo import is_openslo, parse_openslo
+    if any(is_openslo(document) for document in documents):
+        return parse_openslo([(f"documents[{i}]", d) for i, d in enumerate(documents)], source)
+    if len(documents) > 1:
+        raise SloFileError([f"{len(documents)} YAML documents: only an OpenSLO set "
+                            "(apiVersion: openslo/v1) holds more than one"], source)
+    return parse_slo_document(documents[0] if documents else None, source)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one problem line, with its place in the text."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}invalid YAML: {problem}"
 
 
 def parse_slo_document(document: object, source: str = "") -> SloFile:
@@ -134,7 +149,7 @@ def _parse(document: object, problems: _Problems) -> SloFile | None:
         problems.add("defaults", f"must be a mapping, got {_kind(defaults)}")
         defaults = {}
     _unknown_keys(defaults, _DEFAULT_KEYS, "defaults", problems)
-    default_window = _duration(defaults.get("window", "30d"), "defaults.window", problems)
+    default_window = _window(defaults.get("window", "30d"), "defaults.window", problems)
     default_policy = _policy_ref(defaults.get("alerting", "multiwindow"), policies,
                                  "defaults.alerting", problems)
     default_min = _count(defaults.get("min_events", 0), "defaults.min_events", problems, minimum=0)
@@ -353,7 +368,7 @@ def _slo(
     raw: Mapping[Any, Any],
     path: str,
     policies: Mapping[str, AlertPolicy],
-    default_window: float | None,
+    default_window: tuple[float, Calendar | None] | None,
     default_policy: AlertPolicy | None,
     default_min: int | None,
     default_budget: BudgetPolicy,
@@ -364,8 +379,9 @@ def _slo(
     service = _string(raw.get("service", _UNSET), f"{path}.service", problems)
     objective = _objective(raw.get("objective", _UNSET), f"{path}.objective", problems)
     sli = _sli(raw.get("sli", _UNSET), f"{path}.sli", problems)
-    window = (_duration(raw["window"], f"{path}.window", problems)
+    period = (_window(raw["window"], f"{path}.window", problems)
               if "window" in raw else default_window)
+    window, calendar = period if period is not None else (None, None)
     policy = (_policy_ref(raw["alerting"], policies, f"{path}.alerting", problems)
               if "alerting" in raw else default_policy)
     min_events = (_count(raw["min_events"], f"{path}.min_events", problems, minimum=0)
@@ -395,7 +411,7 @@ def _slo(
     return Slo(
         name=name, service=service, objective=objective, sli=sli, window=window, policy=policy,
         min_events=min_events, match=match, group_by=group_by, max_series=max_series,
-        labels=labels, runbook_url=runbook, budget_policy=budget_policy,
+        labels=labels, runbook_url=runbook, budget_policy=budget_policy, calendar=calendar,
     )
 
 
@@ -466,11 +482,14 @@ def _alert_rule(raw: Mapping[Any, Any], path: str, problems: _Problems) -> Alert
     keep = 0.0
     if "keep_firing_for" in raw:
         keep = _duration(raw["keep_firing_for"], f"{path}.keep_firing_for", problems) or 0.0
+    after = 0.0
+    if "alert_after" in raw:
+        after = _duration(raw["alert_after"], f"{path}.alert_after", problems) or 0.0
     if len(problems.lines) > before:
         return None
     assert name is not None and severity is not None and long is not None
     assert short is not None and percent is not None
-    return AlertRule(name, severity, long, short, percent, resolve_below, keep)
+    return AlertRule(name, severity, long, short, percent, resolve_below, keep, after)
 
 
 def _policy_ref(
@@ -584,6 +603,22 @@ def _group_by(value: object, path: str, problems: _Problems) -> tuple[str, ...]:
         else:
             keys.append(item)
     return tuple(keys)
+
+
+def _window(value: object, path: str,
+            problems: _Problems) -> tuple[float, Calendar | None] | None:
+    """A budget period: a rolling duration, or `{calendar: month|week|quarter, timezone}`."""
+    if not isinstance(value, Mapping):
+        seconds = _duration(value, path, problems)
+        return None if seconds is None else (seconds, None)
+    _unknown_keys(value, {"calendar", "timezone"}, path, problems)
+    try:
+        calendar = Calendar(str(value.get("calendar")), str(value.get("timezone", "UTC")))
+    except CalendarError as exc:
+        key = "calendar" if "calendar must" in str(exc) else "timezone"
+        problems.add(f"{path}.{key}", str(exc))
+        return None
+    return calendar.nominal, calendar
 
 
 def _check_plan(slo: Slo, path: str, problems: _Problems) -> None:

@@ -9,6 +9,7 @@ from streams.domain.capacity.model import CapacityPlan
 from streams.domain.durations import format_duration
 from streams.domain.incidents.book import IncidentPolicy
 from streams.domain.notify.receivers import NotifyConfig
+from streams.domain.slo.calendar import Calendar
 from streams.domain.toil.config import ToilConfig
 
 
@@ -31,6 +32,9 @@ class AlertRule:
     # only after that has held for `keep_firing_for` seconds.
     resolve_below: float | None = None
     keep_firing_for: float = 0.0
+    # A minimum firing time (off by default): the rule fires only once both windows have
+    # burnt at the factor for `alert_after` seconds without a break.
+    alert_after: float = 0.0
 
     def factor(self, period: float) -> float:
         """Burn-rate threshold: the rate that spends `budget_percent` of the budget in `long`."""
@@ -121,14 +125,18 @@ class Slo:
     labels: tuple[tuple[str, str], ...] = ()
     runbook_url: str | None = None
     budget_policy: BudgetPolicy = BudgetPolicy()
+    # A calendar period (the budget resets at each start); `window` is then its nominal
+    # length, from which burn-rate factors are computed.
+    calendar: Calendar | None = None
 
     @property
     def window_label(self) -> str:
-        return format_duration(self.window)
+        return format_duration(self.window) if self.calendar is None else self.calendar.label
 
     def windows(self) -> tuple[float, ...]:
-        """Every window length the SLO reads: the rules' long and short windows and the period."""
-        lengths = {self.window}
+        """Every window length the SLO reads: the rules' long and short windows and the
+        rolling period (a calendar period is counted apart)."""
+        lengths = {self.window} if self.calendar is None else set()
         for rule in self.policy.rules:
             lengths.add(rule.long)
             lengths.add(rule.short)
@@ -143,3 +151,4 @@ class SloFile:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     toil: ToilConfig = field(default_factory=ToilConfig)
     capacity: tuple[CapacityPlan, ...] = ()
+    warnings: tuple[str, ...] = ()  # `path: message` of what was read but changes nothing

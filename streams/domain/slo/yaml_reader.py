@@ -92,3 +92,22 @@ def load_yaml(text: str) -> object:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+MAX_DOCUMENTS = 10_000  # documents in one stream (an OpenSLO file holds one object each)
+
+
+def load_yaml_documents(text: str) -> list[object]:
+    """Every document in `text`, each read as strictly as `load_yaml` reads one."""
+    loader = _StrictLoader(text)
+    documents: list[object] = []
+    try:
+        while loader.check_data():  # type: ignore[no-untyped-call]
+            if len(documents) == MAX_DOCUMENTS:
+                raise StrictYamlError(None, None, f"more than {MAX_DOCUMENTS:,} documents",
+                                      loader.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            documents.append(loader.get_data())
+            loader._measured.clear()  # aliases do not cross documents
+    finally:
+        loader.dispose()
+    return documents

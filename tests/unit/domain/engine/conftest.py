@@ -18,7 +18,8 @@ def slos(draw: st.DrawFn) -> Slo:
         short = draw(st.sampled_from([30.0, 60.0, 120.0, 300.0, 600.0]))
         long = short * draw(st.integers(2, 12))
         rules.append(AlertRule(f"rule-{number}", draw(st.sampled_from(list(Severity))), long,
-                               short, draw(st.sampled_from([1.0, 2.0, 5.0, 10.0, 50.0]))))
+                               short, draw(st.sampled_from([1.0, 2.0, 5.0, 10.0, 50.0])),
+                               alert_after=draw(st.sampled_from([0.0, 0.0, 30.0, 300.0]))))
     longest = max(rule.long for rule in rules)
     window = longest * draw(st.sampled_from([1, 2, 3, 10]))
     return Slo(

@@ -46,6 +46,7 @@ def reference(slo: Slo, events: list[dict[str, object]]) -> list[tuple[float, st
         running[region] = (indices, [0, *accumulate(data[i][0] for i in indices)],
                            [0, *accumulate(data[i][1] for i in indices)])
     firing: dict[tuple[str, str], bool] = {}
+    pending: dict[tuple[str, str], float] = {}  # since when a rule not firing has tripped
     out: list[tuple[float, str, str, str]] = []
     for instant in range(first, last + 1):
         for region in sorted(per_series):
@@ -68,6 +69,14 @@ def reference(slo: Slo, events: list[dict[str, object]]) -> list[tuple[float, st
                          and window_trips(long_good, long_total, threshold)
                          and window_trips(short_good, short_total, threshold))
                 key = (region, rule.name)
+                if rule.alert_after and not firing.get(key, False):
+                    # alert_after: not firing yet, the trip must have held that long
+                    since = pending.setdefault(key, instant * E) if holds else None
+                    if since is None:
+                        pending.pop(key, None)
+                    holds = since is not None and instant * E - since >= rule.alert_after
+                    if holds:
+                        del pending[key]
                 if holds != firing.get(key, False):
                     firing[key] = holds
                     out.append((instant * E, region, rule.name, "firing" if holds else "resolved"))

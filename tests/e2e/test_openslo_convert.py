@@ -146,3 +146,35 @@ def test_validate_reads_a_directory_and_prints_the_warnings(tmp_path: Path) -> N
         f"{tmp_path / 'set'}: warning: slos.yaml: documents[2].spec.notificationTargets: "
         "ignored: alerts reach receivers by the routes of the notify section")
     assert len(errors.splitlines()) == 5
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three hours of requests to the services the test texts name (api, shop, checkout,
+    search; route /pay, no canary), with 20 minutes of errors and slow answers."""
+    import orjson
+
+    start = 1_764_543_600  # 2025-11-30T23:00:00Z: midnight in Berlin, a month boundary
+    lines = []
+    for second in range(0, 3 * 3600, 2):
+        bad = 5400 <= second < 6600
+        for n, service in enumerate(("api", "shop", "checkout", "search")):
+            failing = bad and (second // 2 + n) % 3 == 0
+            lines.append(orjson.dumps({
+                "ts": start + second + n * 0.1, "service": service, "route": "/pay",
+                "canary": False, "operation": "pay", "status": 503 if failing else 200,
+                "latency_ms": 900.0 if failing else 80.0 + n}))
+    out = tmp_path_factory.mktemp("events") / "crafted.jsonl"
+    out.write_bytes(b"\n".join(lines) + b"\n")
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_each_test_slo_text_and_its_openslo_form_backtest_to_the_same_bytes(
+        name: str, tmp_path: Path, crafted: Path) -> None:
+    native = tmp_path / "native.yaml"
+    native.write_text(TEXTS[name])
+    openslo = convert(native, "openslo", tmp_path / "openslo.yaml")
+    alerts, budgets = backtest(native, crafted, tmp_path / "native")
+    assert alerts.count(b'"firing"') > 0 and budgets.count(b"\n") > 100  # something to compare
+    assert backtest(openslo, crafted, tmp_path / "openslo") == (alerts, budgets)

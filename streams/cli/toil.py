@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import msgspec
 import orjson
 
 from streams.cli.usage import (
@@ -126,7 +127,7 @@ def _report(args: argparse.Namespace, stdout: BinaryIO, stderr: TextIO) -> int:
         except OSError as exc:
             raise UsageError(f"{prog}: error: cannot write {args.report}: {exc.strerror}") from None
     if args.json:
-        stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        stdout.write(orjson.dumps(msgspec.to_builtins(report), option=orjson.OPT_INDENT_2) + b"\n")
     else:
         stdout.write(text_summary(report).encode())
     return EXIT_OK

@@ -292,7 +292,7 @@ class ApiService(mode.Service):
         if report is None:
             raise ApiError(404, "no toil yet: nothing on sre.toil, and no incident work "
                                 "(a toil section in the SLO file turns on the on-call ledger)")
-        return _json(report)
+        return _json(msgspec.to_builtins(report))
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry),
@@ -352,9 +352,9 @@ class _Collector:
             share = GaugeMetricFamily("sre_toil_share", "Share of each team's working time spent "
                                       "on toil over the last 28 days (toil section's teams).",
                                       labels=["team"])
-            for team in report["teams"]:
-                if team["toil_share"] is not None:
-                    share.add_metric([team["team"]], team["toil_share"])
+            for team in report.teams:
+                if team.toil_share is not None:
+                    share.add_metric([team.team], team.toil_share)
             yield share
 
     def _processing(self) -> Iterator[Metric]:

@@ -63,12 +63,12 @@ def toil_section(leader: Leader) -> Section:
         report = toil.report() if toil is not None else None
         if report is None:
             return "<h2>Toil</h2><p>No work logged on sre.toil yet.</p>"
-        rows = [[escape(t["team"]), pct(t["toil_share"]),
-                 badge("over cap", "critical") if t["over_cap"] else badge("ok", "ok"),
-                 number(t["toil_hours"], 1) + " h of " + number(t["capacity_hours"], 0) + " h",
-                 f"{t['trend_hours_per_week']:+.1f} h/week",
-                 ", ".join(escape(task["task"]) for task in t["top_tasks"][:3]) or "—"]
-                for t in report["teams"]]
-        return (f"<h2>Toil, last 28 days (cap {pct(report['cap'], 0)})</h2>"
+        rows = [[escape(t.team), pct(t.toil_share),
+                 badge("over cap", "critical") if t.over_cap else badge("ok", "ok"),
+                 number(t.toil_hours, 1) + " h of " + number(t.capacity_hours, 0) + " h",
+                 f"{t.trend_hours_per_week:+.1f} h/week",
+                 ", ".join(escape(task.task) for task in t.top_tasks[:3]) or "—"]
+                for t in report.teams]
+        return (f"<h2>Toil, last 28 days (cap {pct(report.cap, 0)})</h2>"
                 + table(["team", "toil share", "", "toil", "trend", "top tasks"], rows, "toil"))
     return render

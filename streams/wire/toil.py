@@ -9,7 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from streams.domain.timestamps import parse_ts
 from streams.wire.codec import WireError, decode
-from streams.wire.envelope import InputTime
+from streams.wire.envelope import Envelope, InputTime
 
 WorkKind = Literal["toil", "project", "overhead", "automated"]
 WorkSource = Literal["ticket", "page", "request", "manual", "incident", "runbook"]
@@ -51,3 +51,63 @@ def checked(event: WorkEvent) -> WorkEvent:
     except (ValueError, TypeError, OverflowError) as exc:
         raise WireError(f"invalid work event: bad ts ({exc})") from None
     return event
+
+
+# --- the report (`sre-streams toil report --json`, `GET /v1/toil`) -----------------------------
+
+
+class TopTask(msgspec.Struct, frozen=True, kw_only=True):
+    task: str
+    minutes: float
+    occurrences: int
+
+
+class TeamToil(msgspec.Struct, frozen=True, kw_only=True):
+    """One team's work over the window, against its working time."""
+
+    team: str
+    capacity_hours: float | None  # None: a team the toil section does not list
+    toil_hours: float
+    project_hours: float
+    overhead_hours: float
+    automated_hours_saved: float
+    toil_share: float | None
+    over_cap: bool
+    trend_hours_per_week: float
+    toil_per_million_requests: float | None
+    top_tasks: list[TopTask]
+    configured: bool
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    """A repetitive toil task, and what automating it would save over the horizon."""
+
+    task: str
+    team: str
+    occurrences: int
+    minutes_per_year: float
+    hours_saved_over_horizon: float
+    build_hours: float
+    maintain_hours_per_year: float
+    net_hours: float
+    payback_months: float | None  # None: the saving never exceeds the maintenance
+    estimated: bool
+
+
+class RunbookRuns(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    runs: int
+    succeeded: int
+    failed: int
+    minutes_saved: float
+
+
+class ToilReport(Envelope, frozen=True, kw_only=True, tag="toil-report"):
+    """Toil per team, automation candidates and runbook runs over (`from`, `to`]."""
+
+    start: str = msgspec.field(name="from")
+    end: str = msgspec.field(name="to")
+    cap: float
+    teams: list[TeamToil]
+    candidates: list[Candidate]
+    runbooks: list[RunbookRuns]

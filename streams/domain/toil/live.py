@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
-from typing import Any
 
 from streams.domain.stored import StoredState
 from streams.domain.timestamps import format_ts
@@ -21,6 +20,7 @@ from streams.domain.toil.ledger import WorkItem, interrupt, span, span_key
 from streams.domain.toil.report import toil_report
 from streams.wire.alerts import Alert
 from streams.wire.incidents import IncidentEvent
+from streams.wire.toil import ToilReport
 
 DAY = 86400.0
 WINDOW_DAYS = 28
@@ -91,7 +91,7 @@ class LiveToil:
                     yield WorkItem(at, team, "", task, each, kind, source or None, None,
                                    outcome or None)
 
-    def report(self) -> dict[str, Any] | None:
+    def report(self) -> ToilReport | None:
         if self.now is None:
             return None
         end = (math.floor(self.now / DAY) + 1) * DAY
@@ -103,11 +103,11 @@ class LiveToil:
         if report is None:
             return []
         alerts = []
-        for team in report["teams"]:
-            name, share = team["team"], team["toil_share"]
+        for team in report.teams:
+            name, share = team.team, team.toil_share
             if share is None:
                 continue
-            over = bool(team["over_cap"])
+            over = team.over_cap
             if over == (name in self.over_cap):
                 continue
             started = self.over_cap.pop(name, None) if not over else format_ts(at)

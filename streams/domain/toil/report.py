@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 
 from streams.domain.timestamps import format_ts
 from streams.domain.toil.config import YEAR, ToilConfig
 from streams.domain.toil.ledger import WorkItem
+from streams.wire.toil import Candidate, RunbookRuns, TeamToil, ToilReport, TopTask
 
 WEEK = 7 * 86400.0
 MONTH = YEAR / 12
@@ -27,26 +27,22 @@ TOP_TASKS = 5
 
 
 def toil_report(items: Iterable[WorkItem], config: ToilConfig, start: float, end: float,
-                requests: Mapping[str, int] | None = None) -> dict[str, Any]:
+                requests: Mapping[str, int] | None = None) -> ToilReport:
     """The report of the work ending in (start, end]; `requests` served per team, when known."""
     window = [item for item in items if start < item.at <= end]
-    length = end - start
-    return {
-        "kind": "toil-report", "version": 1, "from": format_ts(start), "to": format_ts(end),
-        "cap": config.cap,
-        "teams": _teams(window, config, start, end, requests or {}),
-        "candidates": candidates(window, config, length),
-        "runbooks": _runbooks(window, config),
-    }
+    return ToilReport(start=format_ts(start), end=format_ts(end), cap=config.cap,
+                      teams=_teams(window, config, start, end, requests or {}),
+                      candidates=candidates(window, config, end - start),
+                      runbooks=_runbooks(window, config))
 
 
 def _teams(items: list[WorkItem], config: ToilConfig, start: float, end: float,
-           requests: Mapping[str, int]) -> list[dict[str, Any]]:
+           requests: Mapping[str, int]) -> list[TeamToil]:
     weeks = (end - start) / WEEK
     by_team: dict[str, list[WorkItem]] = defaultdict(list)
     for item in items:
         by_team[item.team].append(item)
-    rows: list[dict[str, Any]] = []
+    rows: list[TeamToil] = []
     for name in sorted(set(by_team) | set(config.teams)):
         work = by_team.get(name, [])
         team = config.teams.get(name)
@@ -60,23 +56,18 @@ def _teams(items: list[WorkItem], config: ToilConfig, start: float, end: float,
             if item.kind == "toil":
                 tasks[item.task].append(item.minutes)
         top = sorted(tasks.items(), key=lambda kv: (-sum(kv[1]), kv[0]))[:TOP_TASKS]
-        rows.append({
-            "team": name,
-            "capacity_hours": _round(capacity),
-            "toil_hours": _round(hours["toil"]),
-            "project_hours": _round(hours["project"]),
-            "overhead_hours": _round(hours["overhead"]),
-            "automated_hours_saved": _round(hours["automated"]),
-            "toil_share": None if share is None else round(share, 4),
-            "over_cap": share is not None and share > config.cap,
-            "trend_hours_per_week": _round(trend([i for i in work if i.kind == "toil"], start, end)),
-            "toil_per_million_requests": (_round(hours["toil"] / (served / 1e6))
-                                          if served else None),
-            "top_tasks": [{"task": task, "minutes": _round(sum(m)), "occurrences": len(m)}
-                          for task, m in top],
-            "configured": team is not None,
-        })
-    rows.sort(key=lambda row: (-float(row["toil_share"] or 0.0), str(row["team"])))
+        rows.append(TeamToil(
+            team=name, capacity_hours=_round(capacity), toil_hours=_hours(hours["toil"]),
+            project_hours=_hours(hours["project"]), overhead_hours=_hours(hours["overhead"]),
+            automated_hours_saved=_hours(hours["automated"]),
+            toil_share=None if share is None else round(share, 4),
+            over_cap=share is not None and share > config.cap,
+            trend_hours_per_week=_hours(trend([i for i in work if i.kind == "toil"], start, end)),
+            toil_per_million_requests=(_round(hours["toil"] / (served / 1e6)) if served else None),
+            top_tasks=[TopTask(task=task, minutes=_hours(sum(m)), occurrences=len(m))
+                       for task, m in top],
+            configured=team is not None))
+    rows.sort(key=lambda row: (-(row.toil_share or 0.0), row.team))
     return rows
 
 
@@ -99,14 +90,14 @@ def trend(items: list[WorkItem], start: float, end: float) -> float:
     return float(slope)
 
 
-def candidates(items: list[WorkItem], config: ToilConfig, length: float) -> list[dict[str, Any]]:
+def candidates(items: list[WorkItem], config: ToilConfig, length: float) -> list[Candidate]:
     """Repetitive toil tasks worth automating, most net hours first."""
     grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
     for item in items:
         if item.kind == "toil":
             grouped[(item.team, item.task)].append(item.minutes)
     years = config.horizon / YEAR
-    rows: list[dict[str, Any]] = []
+    rows: list[Candidate] = []
     for (team, task), minutes in grouped.items():
         if len(minutes) < MIN_OCCURRENCES:
             continue
@@ -116,30 +107,32 @@ def candidates(items: list[WorkItem], config: ToilConfig, length: float) -> list
         maintain = cost.maintain_hours_per_year if cost else config.default_maintain_hours_per_year
         saved = per_year / 60 * years
         monthly = (per_year / 60 - maintain) / 12
-        rows.append({
-            "task": task, "team": team, "occurrences": len(minutes),
-            "minutes_per_year": _round(per_year),
-            "hours_saved_over_horizon": _round(saved),
-            "build_hours": build, "maintain_hours_per_year": maintain,
-            "net_hours": _round(saved - build - maintain * years),
-            "payback_months": round(build / monthly, 2) if monthly > 0 else None,
-            "estimated": cost is None,
-        })
-    rows.sort(key=lambda row: (-float(row["net_hours"]), str(row["team"]), str(row["task"])))
+        rows.append(Candidate(
+            task=task, team=team, occurrences=len(minutes), minutes_per_year=_hours(per_year),
+            hours_saved_over_horizon=_hours(saved), build_hours=build,
+            maintain_hours_per_year=maintain, net_hours=_hours(saved - build - maintain * years),
+            payback_months=round(build / monthly, 2) if monthly > 0 else None,
+            estimated=cost is None))
+    rows.sort(key=lambda row: (-row.net_hours, row.team, row.task))
     return rows
 
 
-def _runbooks(items: list[WorkItem], config: ToilConfig) -> list[dict[str, Any]]:
+def _runbooks(items: list[WorkItem], config: ToilConfig) -> list[RunbookRuns]:
     runs: dict[str, list[WorkItem]] = {book.name: [] for book in config.runbooks}
     for item in items:
         if item.kind == "automated" and item.source == "runbook":
             runs.setdefault(item.task, []).append(item)
-    return [{"name": name, "runs": len(done),
-             "succeeded": sum(i.outcome == "succeeded" for i in done),
-             "failed": sum(i.outcome == "failed" for i in done),
-             "minutes_saved": _round(sum(i.minutes for i in done if i.outcome == "succeeded"))}
+    return [RunbookRuns(name=name, runs=len(done),
+                        succeeded=sum(i.outcome == "succeeded" for i in done),
+                        failed=sum(i.outcome == "failed" for i in done),
+                        minutes_saved=_hours(sum(i.minutes for i in done
+                                                 if i.outcome == "succeeded")))
             for name, done in sorted(runs.items())]
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def _hours(value: float) -> float:
+    return round(value, 2)

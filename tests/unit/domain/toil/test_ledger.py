@@ -13,13 +13,13 @@ from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.domain.toil.config import ToilConfig
 from streams.domain.toil.ledger import incident_work
-from streams.domain.toil.report import toil_report
 from streams.offline.backtest import run_backtest
 from streams.wire.alerts import decode_alert
 from streams.wire.codec import convert
 from streams.wire.commands import Command
 from streams.wire.incidents import IncidentEvent, IncidentStatus
 from tests.conftest import HOUR, blips_and_outage, write_events
+from tests.unit.domain.toil.test_report import toil_report
 
 SLOS = """apiVersion: sre-streams/v1
 slos:
@@ -126,5 +126,5 @@ def test_a_page_again_during_the_mitigation_starts_a_second_span() -> None:
         live.on_incident(change)
     report = live.report()
     assert report is not None
-    assert report["teams"][0]["toil_hours"] == pytest.approx(
+    assert report.teams[0].toil_hours == pytest.approx(
         round(((900 - 120) + (2400 - 1860)) / 3600 + 4 * 10 / 60, 2))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 import pytest
 
 from streams.domain.toil.config import Team, ToilConfig
 from streams.domain.toil.ledger import WorkItem, work_item
 from streams.domain.toil.live import DAY, LiveToil
-from streams.domain.toil.report import toil_report
 from streams.synthetic.toil import RecurringTask, work_events
 from streams.wire.codec import convert
 from streams.wire.toil import WorkEvent
-from tests.unit.domain.toil.test_report import PEOPLE, START, TASKS, TEAMS
+from tests.unit.domain.toil.test_report import PEOPLE, START, TASKS, TEAMS, toil_report
 
 CONFIG = ToilConfig(cap=0.5, teams=TEAMS)
 
@@ -27,8 +27,9 @@ def test_the_live_report_has_the_offline_shares_and_candidates() -> None:
     work = items(TASKS, START + DAY / 2, 4)  # starts mid-day: whole days hold it all
     for item in work:
         live.add(item)
-    report = live.report()
-    assert report is not None
+    typed = live.report()
+    assert typed is not None
+    report = msgspec.to_builtins(typed)
     end = (int(live.now // DAY) + 1) * DAY  # type: ignore[operator]
     offline = toil_report(work, CONFIG, end - 28 * DAY, end)
     assert [(t["team"], t["toil_hours"], t["toil_share"]) for t in report["teams"]] == \
@@ -73,4 +74,4 @@ def test_old_days_are_dropped() -> None:
     live.add(WorkItem(START, "payments", "a", "chore", 30, "toil"))  # too old to count
     assert len(live.days) == 1
     report = live.report()
-    assert report is not None and report["teams"][0]["toil_hours"] == pytest.approx(0.5)
+    assert report is not None and report.teams[0].toil_hours == pytest.approx(0.5)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
+import msgspec
 import pytest
 
 from streams.domain.slo.loader import SloFileError, parse_slo_text
 from streams.domain.timestamps import parse_ts
 from streams.domain.toil.config import YEAR, TaskCost, Team, ToilConfig
 from streams.domain.toil.ledger import WorkItem, work_item
-from streams.domain.toil.report import toil_report, trend
+from streams.domain.toil.report import toil_report as typed_report
+from streams.domain.toil.report import trend
 from streams.synthetic.toil import WEEK, RecurringTask, work_events
 from streams.wire.codec import convert
 from streams.wire.toil import WorkEvent
@@ -38,6 +41,11 @@ COSTS = {"rotate TLS certs": TaskCost("rotate TLS certs", 16, 4),
          "reindex shard": TaskCost("reindex shard", 80, 20),
          "resize cluster": TaskCost("resize cluster", 200, 40)}
 CONFIG = ToilConfig(cap=0.5, teams=TEAMS, tasks=COSTS, default_build_hours=24)
+
+
+def toil_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The report as its JSON has it."""
+    return msgspec.to_builtins(typed_report(*args, **kwargs))  # type: ignore[no-any-return]
 
 
 def ledger() -> list[WorkItem]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
@@ -25,8 +26,10 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from streams.domain.slo.model import Slo
+from streams.offline.decoding import DecodedBatch
 
 # Numbers orjson refuses as beyond a double (msgspec skips them unread in fields it does not
 # keep): an exponent of three digits or more (JSON puts a digit before it), or, with at most
@@ -162,22 +165,45 @@ class FieldBatch:
 
 
 class Deferred(Sequence[Any]):
-    """A sequence of `length` items made only when one is first read: the dict events of a
-    batch decoded by `FieldSchema`, which are needed only when the typed columns are declined."""
+    """Events begin..end-1 of a batch decoded by `FieldSchema`, as dicts decoded only when
+    read (needed only when the typed columns are declined, or one event is looked at), a
+    message at a time: reading one event decodes its message alone."""
 
-    def __init__(self, make: Callable[[], Sequence[Any]], length: int) -> None:
-        self._make: Callable[[], Sequence[Any]] | None = make
-        self._length = length
-        self._items: Sequence[Any] = ()
+    def __init__(self, values: Sequence[bytes | None], ends: Sequence[int], begin: int = 0,
+                 end: int | None = None, decoded: dict[int, Any] | None = None) -> None:
+        self._values = values
+        self._ends = ends
+        self._begin = begin
+        self._end = ends[-1] if end is None else end
+        self._decoded: dict[int, Any] = {} if decoded is None else decoded
 
     def __len__(self) -> int:
-        return self._length
+        return self._end - self._begin
 
-    def _get(self) -> Sequence[Any]:
-        if self._make is not None:
-            self._items = self._make()
-            self._make = None
-        return self._items
+    def view(self, begin: int, end: int) -> Deferred:
+        """Events begin..end-1 of this sequence (sharing what is decoded)."""
+        return Deferred(self._values, self._ends, self._begin + begin, self._begin + end,
+                        self._decoded)
 
     def __getitem__(self, index: Any) -> Any:
-        return self._get()[index]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        event = self._begin + index
+        message = bisect_right(self._ends, event)
+        found = self._decoded.get(message)
+        if found is None:
+            found = self._decoded[message] = orjson.loads(self._values[message])  # type: ignore[arg-type]
+        if type(found) is list:
+            return found[event - (self._ends[message - 1] if message else 0)]
+        return found
+
+
+def deferred_batch(values: Sequence[bytes | None], fields: FieldBatch) -> DecodedBatch:
+    """The batch `fields` was decoded from as `decode_batch` gives it, its dict events decoded
+    only if they are read (the typed columns declined, or an event refused)."""
+    return DecodedBatch(Deferred(values, fields.ends), fields.ends,
+                        values if type(fields.ends) is range else [None] * len(values), {})

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from streams.domain.engine.evaluation import Engine
-from streams.offline.columnar import Deferred, FieldBatch, FieldSchema
-from streams.offline.decoding import DecodedBatch, decode_batch
+from streams.offline.columnar import FieldSchema, deferred_batch
+from streams.offline.decoding import decode_batch
 from streams.offline.jsonl import EventFile
 from streams.offline.progress import Progress
 
@@ -57,7 +57,8 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
             for first, lines in events.blocks():
                 stats.lines = first + len(lines) - 1
                 fields = schema.decode(lines)
-                block = decode_batch(lines, skip_blank=True) if fields is None else typed(lines, fields)
+                block = (decode_batch(lines, skip_blank=True) if fields is None
+                         else deferred_batch(lines, fields))
                 for refusal in block.refusals.values():
                     reference.reject(refusal.statistic)
                 bad = [BadLine(first + i, refusal.reason, lines[i])
@@ -82,10 +83,3 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
     stats.seconds = meter.elapsed
     return stats
 
-
-def typed(lines: list[bytes], fields: FieldBatch) -> DecodedBatch:
-    """The block as `decode_batch` gives it, its dict events decoded only if an engine needs
-    them (it declines the typed columns, or refuses an event)."""
-    return DecodedBatch(Deferred(lambda: decode_batch(lines).events, len(fields)), fields.ends,
-                        lines if len(fields.ends) == len(lines) and type(fields.ends) is range
-                        else [None] * len(lines), {})

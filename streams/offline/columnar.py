@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
@@ -29,7 +29,7 @@ import numpy.typing as npt
 import orjson
 
 from streams.domain.slo.model import Slo
-from streams.offline.decoding import DecodedBatch
+from streams.offline.decoding import DecodedBatch, decode_batch
 
 # Numbers orjson refuses as beyond a double (msgspec skips them unread in fields it does not
 # keep): an exponent of three digits or more (JSON puts a digit before it), or, with at most
@@ -166,16 +166,19 @@ class FieldBatch:
 
 class Deferred(Sequence[Any]):
     """Events begin..end-1 of a batch decoded by `FieldSchema`, as dicts decoded only when
-    read (needed only when the typed columns are declined, or one event is looked at), a
-    message at a time: reading one event decodes its message alone."""
+    read (needed only when the typed columns are declined, or an event is looked at alone).
+    The first few reads decode their message alone; past that, the batch is decoded whole."""
+
+    _ALONE = 64  # reads of single messages before the whole batch is decoded
 
     def __init__(self, values: Sequence[bytes | None], ends: Sequence[int], begin: int = 0,
-                 end: int | None = None, decoded: dict[int, Any] | None = None) -> None:
+                 end: int | None = None, shared: dict[int, Any] | None = None) -> None:
         self._values = values
         self._ends = ends
         self._begin = begin
         self._end = ends[-1] if end is None else end
-        self._decoded: dict[int, Any] = {} if decoded is None else decoded
+        # message index -> its decoded value; -1 -> every event of the batch, once decoded
+        self._shared: dict[int, Any] = {} if shared is None else shared
 
     def __len__(self) -> int:
         return self._end - self._begin
@@ -183,23 +186,36 @@ class Deferred(Sequence[Any]):
     def view(self, begin: int, end: int) -> Deferred:
         """Events begin..end-1 of this sequence (sharing what is decoded)."""
         return Deferred(self._values, self._ends, self._begin + begin, self._begin + end,
-                        self._decoded)
+                        self._shared)
 
     def __getitem__(self, index: Any) -> Any:
+        shared = self._shared
+        if -1 not in shared and len(shared) >= self._ALONE:
+            shared[-1] = decode_batch(self._values).events
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+            if -1 not in shared:
+                return [self[i] for i in range(*index.indices(len(self)))]
+            return shared[-1][self._begin:self._end][index]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
         event = self._begin + index
+        if -1 in shared:
+            return shared[-1][event]
         message = bisect_right(self._ends, event)
-        found = self._decoded.get(message)
+        found = shared.get(message)
         if found is None:
-            found = self._decoded[message] = orjson.loads(self._values[message])  # type: ignore[arg-type]
+            found = shared[message] = orjson.loads(self._values[message])  # type: ignore[arg-type]
         if type(found) is list:
             return found[event - (self._ends[message - 1] if message else 0)]
         return found
+
+    def __iter__(self) -> Iterator[Any]:
+        shared = self._shared
+        if -1 not in shared:
+            shared[-1] = decode_batch(self._values).events
+        return iter(shared[-1][self._begin:self._end])
 
 
 def deferred_batch(values: Sequence[bytes | None], fields: FieldBatch) -> DecodedBatch:

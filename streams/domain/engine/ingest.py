@@ -139,6 +139,8 @@ class Ingestion:
         if len(events) >= self.columnar_min:
             if fields is not None:
                 columns = self._typed.classify(fields)
+                if columns is None:
+                    events = list(events)  # decoded now if not yet: read whole from here
             if columns is None:
                 columns = self._columns_of(events)
         if columns is None or (not_after is not None and float(columns.ts.max()) > not_after):

@@ -29,7 +29,7 @@ class Refusal:
 class DecodedBatch:
     """The messages of a batch decoded, nothing counted yet."""
 
-    events: list[Any]
+    events: Sequence[Any]  # a list, or decoded on first access (streams.offline.columnar)
     ends: Sequence[int]  # per message, the events up to and including its own
     payloads: Sequence[bytes | None]  # per message, its dead-letter payload (None: the event's JSON)
     refusals: dict[int, Refusal]  # message index -> why it holds no event

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from streams.domain.engine.evaluation import Engine
+from streams.offline.columnar import FieldSchema, deferred_batch
 from streams.offline.decoding import decode_batch
 from streams.offline.jsonl import EventFile
 from streams.offline.progress import Progress
@@ -49,20 +50,23 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
     reference = engines[0]
     stats = ReplayStats()
     source = str(path)
+    schema = FieldSchema([slo for engine in engines for slo in engine.slos])
     with EventFile(path) as events:
         meter = Progress(events.size, stderr, label=label, enabled=progress)
         try:
             for first, lines in events.blocks():
                 stats.lines = first + len(lines) - 1
-                block = decode_batch(lines, skip_blank=True)
+                fields = schema.decode(lines)
+                block = (decode_batch(lines, skip_blank=True) if fields is None
+                         else deferred_batch(lines, fields))
                 for refusal in block.refusals.values():
                     reference.reject(refusal.statistic)
                 bad = [BadLine(first + i, refusal.reason, lines[i])
                        for i, refusal in block.refusals.items()]
                 bad += [BadLine(first + block.message_of(event), reason, block.payload_of(event))
-                        for event, reason in reference.ingest_batch(block.events)]
+                        for event, reason in reference.ingest_batch(block.events, fields=fields)]
                 for engine in engines[1:]:
-                    engine.ingest_batch(block.events)
+                    engine.ingest_batch(block.events, fields=fields)
                 for line in sorted(bad, key=lambda line: line.number):
                     stats.bad_lines[line.reason] += 1
                     if sum(stats.bad_lines.values()) <= _REPORTED_BAD_LINES:
@@ -78,3 +82,4 @@ def replay(path: str | Path, engines: Sequence[Engine], take_output: Callable[[]
             meter.close()
     stats.seconds = meter.elapsed
     return stats
+

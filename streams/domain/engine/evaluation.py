@@ -19,7 +19,8 @@ from streams.domain.engine.messages import alert_message, budget_message
 from streams.domain.engine.rules import evaluate_rules
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime
 from streams.domain.engine.state import encode_clock, encode_series, restore_clock, restore_series
-from streams.domain.slo.model import SloFile
+from streams.domain.engine.typed import FieldColumns
+from streams.domain.slo.model import Slo, SloFile
 from streams.domain.stored import StoredState
 from streams.wire.alerts import Alert
 from streams.wire.budgets import BudgetSnapshot
@@ -107,13 +108,18 @@ class Engine:
         """
         self._ingestion.ingest(event, not_after)
 
-    def ingest_batch(self, events: Sequence[object],
-                     not_after: float | None = None) -> list[tuple[int, str]]:
+    def ingest_batch(self, events: Sequence[object], not_after: float | None = None,
+                     fields: FieldColumns | None = None) -> list[tuple[int, str]]:
         """Ingest events in order, with exactly the effect of `ingest` on each in turn.
 
-        Returns `(position, reason)` for each event rejected.
+        Returns `(position, reason)` for each event rejected. `fields`: the same events
+        decoded a field at a time (see `Ingestion.ingest_batch`).
         """
-        return self._ingestion.ingest_batch(events, not_after)
+        return self._ingestion.ingest_batch(events, not_after, fields)
+
+    @property
+    def slos(self) -> tuple[Slo, ...]:
+        return self._ingestion.slos
 
     def reject(self, reason: str) -> None:
         """Count an event that failed before decoding (bad JSON, oversized)."""

@@ -19,6 +19,7 @@ from streams.domain.engine.clock import EventClock
 from streams.domain.engine.columns import BatchColumns, ColumnClassifier, RouteColumns
 from streams.domain.engine.reasons import reason_class
 from streams.domain.engine.series import Series, SeriesRegistry, SloRuntime, catch_up
+from streams.domain.engine.typed import FieldColumns, TypedClassifier
 from streams.domain.slo.model import Slo
 
 COLUMNAR_MIN = 64  # smaller batches are cheaper event by event
@@ -44,6 +45,8 @@ class Ingestion:
                  advance: Callable[[float], None]) -> None:
         self._classifier = Classifier(slos)
         self._columns = ColumnClassifier(slos)
+        self._typed = TypedClassifier(slos)
+        self.slos = tuple(slos)
         self.columnar_min = COLUMNAR_MIN
         self._registry = registry
         self._runtimes = registry.runtimes
@@ -122,15 +125,24 @@ class Ingestion:
         catch_up(series, self._clock.instant)
         return series
 
-    def ingest_batch(self, events: Sequence[object],
-                     not_after: float | None = None) -> list[tuple[int, str]]:
+    def ingest_batch(self, events: Sequence[object], not_after: float | None = None,
+                     fields: FieldColumns | None = None) -> list[tuple[int, str]]:
         """Ingest events in order, with exactly the effect of `ingest` on each in turn.
 
         Returns `(position, reason)` for each event rejected. Batches of plain request
         events are classified column-wise (see streams.domain.engine.columns); the rest, and
-        everything until the first evaluation, take the per-event path.
+        everything until the first evaluation, take the per-event path. `fields`, the same
+        events decoded a field at a time, is read first when given (`events` only if it is
+        declined, so `events` may decode on first access).
         """
-        columns = self._columns_of(events) if len(events) >= self.columnar_min else None
+        columns = None
+        if len(events) >= self.columnar_min:
+            if fields is not None:
+                columns = self._typed.classify(fields)
+                if columns is None:
+                    events = list(events)  # decoded now if not yet: read whole from here
+            if columns is None:
+                columns = self._columns_of(events)
         if columns is None or (not_after is not None and float(columns.ts.max()) > not_after):
             return self._ingest_each(events, 0, not_after)
         clock = self._clock

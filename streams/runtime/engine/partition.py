@@ -19,6 +19,7 @@ import orjson
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
+from streams.offline.columnar import Deferred, FieldBatch, FieldSchema, deferred_batch
 from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.engine.demand import STATE_PREFIX, PartitionDemand
 from streams.runtime.state.checkpoint import Checkpoint, CheckpointLog
@@ -62,6 +63,7 @@ class PartitionProcessor:
     def __init__(self, slo_file: SloFile, settings: EngineSettings, topic: str, partition: int,
                  max_message_bytes: int, max_future: float) -> None:
         self.engine = Engine(slo_file, settings)
+        self._schema = FieldSchema(slo_file.slos)
         self.topic = topic
         self.partition = partition
         self.max_message_bytes = max_message_bytes
@@ -116,8 +118,10 @@ class PartitionProcessor:
         """Decode messages (the i-th at offset `offset_at(i)`), then count their events."""
         out = Output()
         if values:
-            batch = decode_batch(values, max_bytes=self.max_message_bytes)
-            out.consumed = self._count(batch, offset_at, now, max_output, out)
+            fields = self._schema.decode(values, max_bytes=self.max_message_bytes)
+            batch = (decode_batch(values, max_bytes=self.max_message_bytes) if fields is None
+                     else deferred_batch(values, fields))
+            out.consumed = self._count(batch, fields, offset_at, now, max_output, out)
             self.offset = offset_at(out.consumed - 1)
         out.alerts, out.budgets = self.engine.drain()
         if self.demand is not None:
@@ -125,8 +129,9 @@ class PartitionProcessor:
             out.alerts += runway
         return out
 
-    def _count(self, batch: DecodedBatch, offset_at: Callable[[int], int], now: float,
-               max_output: int | None, out: Output) -> int:
+    def _count(self, batch: DecodedBatch, fields: FieldBatch | None,
+               offset_at: Callable[[int], int], now: float, max_output: int | None,
+               out: Output) -> int:
         """Feed the events to the engine in runs of whole messages of about INGEST_CHUNK events;
         returns the messages counted (all, unless `max_output` was reached).
 
@@ -158,7 +163,11 @@ class PartitionProcessor:
             if end > begin:
                 self.last_event_at = time.monotonic()
                 refused = set()
-                for position, reason in engine.ingest_batch(events[begin:end], not_after=not_after):
+                if fields is None or not isinstance(events, Deferred):
+                    run, typed = events[begin:end], None
+                else:  # the dict events only if the typed columns are declined
+                    run, typed = events.view(begin, end), fields.slice(begin, end)
+                for position, reason in engine.ingest_batch(run, not_after=not_after, fields=typed):
                     event = begin + position
                     refused.add(position)
                     out.dead_letters.append(dead_letter(reason, self.topic, self.partition,

@@ -1,0 +1,171 @@
+"""Column-wise classification of events decoded a field at a time (see
+`streams.offline.columnar`): the same columns `ColumnClassifier` makes from dicts, read from
+whole-batch arrays instead of per-service lists of dicts.
+
+It declines (returns None) whatever `ColumnClassifier` might decide differently from the
+typed columns: a `slo` or `ok` field anywhere, a value out of range. The caller then takes
+the dict path, which is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.domain.engine.classify import MAX_LABEL, SeriesKey
+from streams.domain.engine.columns import BatchColumns, RouteColumns
+from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
+from streams.domain.timestamps import EARLIEST, LATEST
+
+_Rows = npt.NDArray[np.int64]
+
+
+class FieldColumns(Protocol):
+    """A batch of events read a field at a time."""
+
+    def __len__(self) -> int: ...
+
+    def values(self, key: str) -> list[Any]: ...
+
+    def present(self, key: str) -> bool: ...
+
+    def floats(self, key: str) -> npt.NDArray[np.float64]: ...
+
+    def ints(self, key: str) -> npt.NDArray[np.int64] | None: ...
+
+
+class TypedClassifier:
+    """Classifies batches of typed columns for a file's SLOs, or declines them."""
+
+    def __init__(self, slos: Sequence[Slo]) -> None:
+        self._slos = list(slos)
+        self._service_code: dict[str, int] = {}
+        self._by_code: list[list[int]] = []
+        for position, slo in enumerate(slos):
+            code = self._service_code.setdefault(slo.service, len(self._service_code))
+            if code == len(self._by_code):
+                self._by_code.append([])
+            self._by_code[code].append(position)
+
+    def classify(self, batch: FieldColumns) -> BatchColumns | None:
+        n = len(batch)
+        ts = batch.floats("ts")
+        if not ((ts >= EARLIEST) & (ts < LATEST)).all() or batch.present("slo"):
+            return None
+        services = batch.values("service")
+        lookup = self._service_code.get
+        codes_of = {name: lookup(name, -1) for name in set(services)}
+        if "" in codes_of:
+            return None
+        service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64, count=n)
+        matched = np.zeros(n, dtype=np.bool_)
+        routes: list[RouteColumns] = []
+        reads = _Reads(batch)
+        for code in sorted(code for code in codes_of.values() if code >= 0):
+            rows = np.flatnonzero(service_codes == code)
+            for position in self._by_code[code]:
+                route = self._route(position, rows, reads)
+                if route is None:
+                    return None
+                if len(route.rows):
+                    matched[route.rows] = True
+                    routes.append(route)
+        return BatchColumns(ts, matched, routes)
+
+    def _route(self, position: int, rows: _Rows, reads: _Reads) -> RouteColumns | None:
+        slo = self._slos[position]
+        for key, value in slo.match:
+            column = reads.batch.values(key)
+            keep = np.fromiter((column[row] == value for row in rows.tolist()),
+                               dtype=np.bool_, count=len(rows))
+            rows = rows[keep]
+        if not len(rows):
+            return RouteColumns(position, rows, [], rows, rows)
+        good = reads.good(slo, rows)
+        if good is None:
+            return None
+        found = reads.series(slo.group_by, rows)
+        if found is None:
+            return None
+        series, codes = found
+        return RouteColumns(position, rows, series, codes, good)
+
+
+class _Reads:
+    """Whole-batch columns, each made once per batch."""
+
+    def __init__(self, batch: FieldColumns) -> None:
+        self.batch = batch
+        self._arrays: dict[str, Any] = {}
+        self._labels: dict[str, tuple[list[str], _Rows] | None] = {}
+
+    def _array(self, key: str) -> Any:
+        if key not in self._arrays:
+            if key == "status":
+                self._arrays[key] = None if self.batch.present("ok") else self.batch.ints(key)
+            else:
+                self._arrays[key] = self.batch.floats(key)
+        return self._arrays[key]
+
+    def good(self, slo: Slo, rows: _Rows) -> _Rows | None:
+        sli = slo.sli
+        if isinstance(sli, LatencySli):
+            latency: npt.NDArray[np.float64] = self._array("latency_ms")[rows]
+            if not (np.isfinite(latency).all() and (latency >= 0).all()):
+                return None  # missing (NaN), or out of range: the per-event path says which
+            return (latency <= sli.threshold_ms).astype(np.int64)
+        assert isinstance(sli, AvailabilitySli)
+        statuses: npt.NDArray[np.int64] | None = self._array("status")
+        if statuses is None:
+            return None
+        status = statuses[rows]
+        if not ((status >= 100) & (status <= 599)).all():
+            return None
+        bad = np.isin(status // 100, list(sli.bad_classes))
+        if sli.bad_codes:
+            bad |= np.isin(status, list(sli.bad_codes))
+        return (~bad).astype(np.int64)
+
+    def _label(self, key: str) -> tuple[list[str], _Rows] | None:
+        """The distinct values of a label and each event's index among them."""
+        if key not in self._labels:
+            values = self.batch.values(key)
+            distinct = list(dict.fromkeys(values))
+            if max(map(len, distinct), default=0) > MAX_LABEL:
+                self._labels[key] = None
+            else:
+                index = {value: i for i, value in enumerate(distinct)}
+                self._labels[key] = (distinct, np.fromiter(map(index.__getitem__, values),
+                                                           dtype=np.int64, count=len(values)))
+        return self._labels[key]
+
+    def series(self, group_by: tuple[str, ...], rows: _Rows) -> tuple[list[SeriesKey], _Rows] | None:
+        """Series in order of first appearance among `rows`, and each row's index among them."""
+        if not group_by:
+            return [()], np.zeros(len(rows), dtype=np.int64)
+        labels = []
+        if np.prod([float(len(self.batch))] * len(group_by)) >= 2.0**62:
+            return None  # label combinations could overflow their codes
+        combined = np.zeros(len(rows), dtype=np.int64)
+        for key in group_by:
+            found = self._label(key)
+            if found is None:
+                return None
+            distinct, codes = found
+            combined = combined * len(distinct) + codes[rows]
+            labels.append(distinct)
+        unique, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        series: list[SeriesKey] = []
+        for key in unique[order].tolist():
+            parts = []
+            for distinct in reversed(labels):
+                key, part = divmod(key, len(distinct))
+                parts.append(distinct[part])
+            series.append(tuple(reversed(parts)))
+        return series, rank[inverse.reshape(-1)]

@@ -33,6 +33,14 @@ import mode
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 
 from streams.domain.history import HistoryBook
 from streams.domain.incidents.book import IncidentBook
@@ -58,6 +66,9 @@ from streams.wire.incidents import IncidentEvent
 from streams.wire.toil import WorkEvent
 
 log = logging.getLogger(__name__)
+# What the broker answers a member whose generation is over: it must not store or publish.
+FENCED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
+          RebalanceInProgressError, IllegalStateError)
 
 
 class IncidentService(CheckpointedService):
@@ -115,10 +126,21 @@ class IncidentService(CheckpointedService):
         if step:
             await self._commit(processor, step)
 
-    async def _commit(self, processor: IncidentProcessor, step: Step) -> None:
-        """Store the state, then publish what it produced (its deliveries are queued with it)."""
+    async def _commit(self, processor: IncidentProcessor, step: Step) -> bool:
+        """Store the state, then publish what it produced (its deliveries are queued with it).
+
+        A worker that lost the lead without knowing it yet (expelled from the group after
+        missed heartbeats, its revocation still to come) must not store or publish: the new
+        leader has restored the state before this step and will apply the same input. The
+        group's offset commit is the fence: the broker refuses it from a member of an old
+        generation, and then the step is dropped and the worker stops leading (False).
+        """
         producer = self.producer
         assert producer is not None
+        if not await self._still_leading(processor):
+            if self.processor is processor:
+                self.processor = None
+            return False
         for record in step.dead_letters:
             await producer.send(self.topics.dead_letter, encode(record))
         checkpoint = processor.commit(step)
@@ -127,6 +149,35 @@ class IncidentService(CheckpointedService):
         if step.outputs:
             await self._publish(processor.state, step.outputs)
         processor.state.outbox = []
+        return True
+
+    async def _still_leading(self, processor: IncidentProcessor) -> bool:
+        """Commit the applied input offsets to the group; False when the broker refuses (this
+        member's generation is over) or the inputs are no longer assigned here."""
+        consumer = self.consumer
+        if consumer is None or self.processor is not processor:
+            return False
+        assigned = consumer.assignment()
+        offsets: dict[TopicPartition, int] = {}
+        for name, offset in processor.state.offsets.items():
+            topic, _, partition = name.rpartition(":")
+            offsets[TopicPartition(topic, int(partition))] = offset + 1
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not assigned:
+            log.warning("incident leader: inputs no longer assigned here; step dropped")
+            return False
+        if not offsets:
+            return True  # nothing applied yet: nothing to fence with
+        try:
+            await consumer.commit(offsets)
+        except FENCED as exc:
+            log.warning("incident leader: the group refused this worker's offsets (%s): it no "
+                        "longer leads; step dropped, the new leader applies the same input",
+                        type(exc).__name__)
+            return False
+        except KafkaError as exc:  # says nothing of the generation (a timeout, a moved coordinator)
+            log.info("incident leader: offset commit failed (%s); step stored", type(exc).__name__)
+        return True
 
     @staticmethod
     def _key(event: OutputMessage) -> bytes:
@@ -260,5 +311,6 @@ class IncidentService(CheckpointedService):
                 raise LookupError("not the leader")
             step = processor.add_override(service, body, time.time(),
                                           max_duration=self.settings.override_max)
-            await self._commit(processor, step)
+            if not await self._commit(processor, step):
+                raise LookupError("no longer the leader")
             return step.outputs[0][1]

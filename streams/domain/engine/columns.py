@@ -55,8 +55,8 @@ class BatchColumns:
     routes: list[RouteColumns]
 
 
-class ColumnClassifier:
-    """Classifies whole batches of plain request events, or declines them."""
+class ServiceIndex:
+    """The SLOs of a file by service: a code per service, and each code's SLO positions."""
 
     def __init__(self, slos: Sequence[Slo]) -> None:
         self._slos = list(slos)
@@ -67,6 +67,10 @@ class ColumnClassifier:
             if code == len(self._by_code):
                 self._by_code.append([])
             self._by_code[code].append(position)
+
+
+class ColumnClassifier(ServiceIndex):
+    """Classifies whole batches of plain request events, or declines them."""
 
     def classify(self, events: Sequence[object]) -> BatchColumns | None:
         """Columns of a batch, or None when the per-event path must decide it."""

@@ -9,14 +9,13 @@ the dict path, which is exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from streams.domain.engine.classify import MAX_LABEL, SeriesKey
-from streams.domain.engine.columns import BatchColumns, RouteColumns
+from streams.domain.engine.columns import BatchColumns, RouteColumns, ServiceIndex
 from streams.domain.slo.model import AvailabilitySli, LatencySli, Slo
 from streams.domain.timestamps import EARLIEST, LATEST
 
@@ -37,18 +36,8 @@ class FieldColumns(Protocol):
     def ints(self, key: str) -> npt.NDArray[np.int64] | None: ...
 
 
-class TypedClassifier:
+class TypedClassifier(ServiceIndex):
     """Classifies batches of typed columns for a file's SLOs, or declines them."""
-
-    def __init__(self, slos: Sequence[Slo]) -> None:
-        self._slos = list(slos)
-        self._service_code: dict[str, int] = {}
-        self._by_code: list[list[int]] = []
-        for position, slo in enumerate(slos):
-            code = self._service_code.setdefault(slo.service, len(self._service_code))
-            if code == len(self._by_code):
-                self._by_code.append([])
-            self._by_code[code].append(position)
 
     def classify(self, batch: FieldColumns) -> BatchColumns | None:
         n = len(batch)

@@ -43,7 +43,7 @@ class LiveToil:
         self.over_cap: dict[str, str] = {}  # team -> when its toil-cap alert started firing
         self.spans_done: dict[str, int] = {}  # span_key -> day the span was counted
         self.now: float | None = None
-        self.changed_days: set[int] = set()
+        self.changed = True  # since the last cap check: work added, or a new day (window moved)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ class LiveToil:
         entry = self.days.setdefault(day, {}).setdefault(_key(item), [0, 0.0])
         entry[0] += 1
         entry[1] += item.minutes
-        self.changed_days.add(day)
+        self.changed = True
         self.advance(item.at)
 
     def on_incident(self, event: IncidentEvent) -> None:
@@ -71,11 +71,12 @@ class LiveToil:
     def advance(self, now: float) -> None:
         if self.now is not None and now <= self.now:
             return
+        if self.now is None or int(now // DAY) != int(self.now // DAY):
+            self.changed = True  # the report's window of whole days moved
         self.now = now
         oldest = int(now // DAY) - KEEP_DAYS
         for day in [d for d in self.days if d <= oldest]:
             del self.days[day]
-            self.changed_days.add(day)
         for ident in [i for i, day in self.spans_done.items() if day <= oldest]:
             del self.spans_done[ident]
 
@@ -98,7 +99,11 @@ class LiveToil:
         return toil_report(self.items(), self.config, end - WINDOW_DAYS * DAY, end)
 
     def cap_alerts(self, at: float) -> list[Alert]:
-        """`toil-cap` transitions of the configured teams since the last call."""
+        """`toil-cap` transitions of the configured teams since the last call (the report is
+        only made again when the ledger or its window changed: the leader asks every step)."""
+        if not self.changed:
+            return []
+        self.changed = False
         report = self.report()
         if report is None:
             return []

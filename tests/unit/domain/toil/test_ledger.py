@@ -92,8 +92,16 @@ def test_escalations_are_interrupts_too(tmp_path: Path) -> None:
 
 
 def test_an_unacknowledged_incident_has_interrupts_but_no_span() -> None:
-    work = incident_work([], interrupt_minutes=10, until=0)
-    assert work == []
+    from streams.domain.incidents.book import IncidentBook
+    from tests.unit.conftest import T0, alert
+
+    book = IncidentBook()
+    changes = book.on_alert(alert("page-fast", "firing", T0))
+    changes += book.on_alert(alert("page-fast", "resolved", T0 + 900))
+    assert [c.event for c in changes] == ["opened", "resolved"]
+    work = incident_work(changes, interrupt_minutes=10, until=T0 + 3600)
+    assert [(w.task, w.minutes) for w in work] == [("interrupt: page", 10)]
+    assert incident_work([], interrupt_minutes=10, until=0) == []
 
 
 def test_a_page_again_during_the_mitigation_starts_a_second_span() -> None:

@@ -36,7 +36,6 @@ from streams.domain.slo.model import SloFile
 from streams.runtime.engine.partition import Output, PartitionProcessor
 from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.settings import Settings
-from streams.runtime.state.changelog import read_partitions
 from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
@@ -251,9 +250,12 @@ class EngineService(CheckpointedService):
     # -- hand-over -------------------------------------------------------------------------
 
     async def assigned(self, partitions: Iterable[TopicPartition]) -> None:
-        """Restore each new partition from the changelog and start reading after its state."""
+        """Take the partitions back that this worker held before the rebalance at once; restore
+        the others from the changelog after this callback returns (`start_restore`: 10,000
+        series take seconds), their input paused until then."""
         consumer = self.consumer
         assert consumer is not None
+        await self.cancel_restore()
         async with self.lock:
             self.moved_at = time.monotonic()
             mine = sorted(tp.partition for tp in partitions if tp.topic == self.topics.requests)
@@ -262,32 +264,57 @@ class EngineService(CheckpointedService):
                 if partition in parked:
                     self.processors[partition] = parked[partition]
             new = [p for p in mine if p not in self.processors]
-            stored = await read_partitions(self.settings, self.changelog, new)
-            for partition in new:
-                proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
-                                          partition, self.settings.max_message_bytes,
-                                          self.settings.max_future)
-                for warning in proc.restore(stored.get(partition, [])):
-                    log.warning("partition %d: %s", partition, warning)
-                if proc.offset >= 0:
-                    log.info("partition %d: state restored at input offset %d (%d series, "
-                             "checkpoint %d)", partition, proc.offset, len(proc.engine.series),
-                             proc.seq)
-                if proc.outbox:
-                    await self._republish(proc)
-                self.processors[partition] = proc
             for partition in mine:
                 # Read on from the state, whatever offset was committed (a commit can run
                 # ahead of a state that a crash cut short, or lag behind it).
-                proc = self.processors[partition]
-                if proc.offset >= 0:
+                proc = self.processors.get(partition)
+                if proc is not None and proc.offset >= 0:
                     consumer.seek(TopicPartition(self.topics.requests, partition), proc.offset + 1)
-            log.info("input partitions assigned: %s", mine)
+            if not new:
+                log.info("input partitions assigned: %s", mine)
+                self.ready.set()
+                return
+            waiting = [tp for tp in partitions if tp.partition in new]
+            consumer.pause(*waiting)
+            self.start_restore(self._restore(new, waiting, mine))
+
+    async def _restore(self, new: list[int], waiting: list[TopicPartition],
+                       mine: list[int]) -> None:
+        """Restore the new partitions from the changelog and start reading after their state."""
+        consumer = self.consumer
+        assert consumer is not None
+        stored = await self.read_state(new)
+        restored = []
+        for partition in new:
+            proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
+                                      partition, self.settings.max_message_bytes,
+                                      self.settings.max_future)
+            for warning in proc.restore(stored.pop(partition, [])):
+                log.warning("partition %d: %s", partition, warning)
+            if proc.offset >= 0:
+                log.info("partition %d: state restored at input offset %d (%d series, "
+                         "checkpoint %d)", partition, proc.offset, len(proc.engine.series),
+                         proc.seq)
+            restored.append(proc)
+            await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
+        async with self.lock:
+            if self.stopping:
+                return
+            for proc in restored:
+                if proc.outbox:
+                    await self._republish(proc)
+                self.processors[proc.partition] = proc
+                if proc.offset >= 0:
+                    consumer.seek(TopicPartition(self.topics.requests, proc.partition),
+                                  proc.offset + 1)
+            consumer.resume(*waiting)
             self.moved_at = time.monotonic()
+            log.info("input partitions assigned: %s", mine)
             self.ready.set()
 
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """A partition moving away leaves its state to the changelog (stored after each batch)."""
+        await self.cancel_restore()
         async with self.lock:
             self.moved_at = time.monotonic()
             for tp in partitions:

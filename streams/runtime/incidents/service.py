@@ -23,7 +23,6 @@ the record of it (then the receiver sees the same `Idempotency-Key`, or PagerDut
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -56,7 +55,6 @@ from streams.runtime.incidents.resend import AlertmanagerResender
 from streams.runtime.incidents.state import IncidentState, OutputMessage, Outputs
 from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.settings import Settings
-from streams.runtime.state.changelog import read_partitions
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
 from streams.runtime.telemetry import CHECKPOINT_SECONDS
@@ -69,9 +67,6 @@ from streams.wire.toil import WorkEvent
 log = logging.getLogger(__name__)
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("incident leader: restoring the state failed", exc_info=task.exception())
 # What the broker answers a member whose generation is over: it must not store or publish.
 FENCED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
           RebalanceInProgressError, IllegalStateError)
@@ -92,7 +87,6 @@ class IncidentService(CheckpointedService):
         self.last_input = time.monotonic()
         self.session: aiohttp.ClientSession | None = None
         self.joined = False  # set by the first assignment (of all inputs or none): a leader is known
-        self.restoring: asyncio.Task[None] | None = None  # taking the lead after an assignment
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -111,7 +105,6 @@ class IncidentService(CheckpointedService):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
-        await self._cancel_restore()
         await super().on_stop()
         if self.session is not None:
             await self.session.close()
@@ -246,7 +239,7 @@ class IncidentService(CheckpointedService):
 
     async def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         mine = [tp for tp in partitions if tp.topic in self.inputs]
-        await self._cancel_restore()
+        await self.cancel_restore()
         if not mine:
             async with self.lock:
                 self.processor = None
@@ -258,22 +251,14 @@ class IncidentService(CheckpointedService):
         # restore longer than the session timeout (a busy machine) got the worker expelled, and
         # again at every rejoin. The inputs stay paused until the state is back.
         consumer.pause(*mine)
-        self.restoring = asyncio.create_task(self._restore(mine))
-        self.restoring.add_done_callback(_log_failure)
-
-    async def _cancel_restore(self) -> None:
-        task, self.restoring = self.restoring, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self.start_restore(self._restore(mine))
 
     async def _restore(self, mine: list[TopicPartition]) -> None:
         """Take the lead: the state from the changelog, the inputs from its offsets."""
         async with self.lock:
             if self.stopping:
                 return
-            stored = (await read_partitions(self.settings, self.changelog, [0]))[0]
+            stored = (await self.read_state([0]))[0]
             state = IncidentState.restored(self.slo_file, stored)
             processor = IncidentProcessor(self.slo_file, self.topics, self.settings.max_future,
                                           state)
@@ -299,7 +284,7 @@ class IncidentService(CheckpointedService):
                      len(state.book.incidents), len(state.policies.budgets), len(state.pending))
 
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
-        await self._cancel_restore()
+        await self.cancel_restore()
         async with self.lock:
             self.processor = None  # its pending deliveries are stored: the next leader's
 

@@ -3,6 +3,7 @@ checkpoint recovery (the latest record per key) and the replay of outputs alread
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -12,6 +13,9 @@ from streams.runtime.kafka.clients import client_options
 from streams.runtime.kafka.lifecycle import running
 from streams.runtime.settings import Settings
 
+FETCH_WAIT_MS = 50  # how long the broker may hold a fetch with nothing new: the end is known
+# from the first answer for each partition, so a short wait ends a read sooner
+
 
 async def read_to_end(settings: Settings, topic: str, *, partitions: Sequence[int] | None = None,
                       after: dict[int, int] | None = None,
@@ -19,14 +23,18 @@ async def read_to_end(settings: Settings, topic: str, *, partitions: Sequence[in
     """(partition, records) batches of `topic` (of `partitions`, default all), each partition
     from after its offset in `after` or from the start, up to the end at the time of the call.
 
-    The end is where the topic goes quiet, not only the end offsets the broker reports: some
-    brokers (the bundled one) report one past the first record of a partition's last batch.
+    The end of a partition is the high watermark its fetch responses carry, not the end offset
+    ListOffsets reports: some brokers (the bundled one) report one past the first record of a
+    partition's last batch there. A partition whose reported end is 0 is empty (no wait); a
+    partition whose fetches never say their watermark ends when it has been quiet for
+    `quiet_ms` (the former rule, kept as the last resort).
     """
     after = after or {}
     consumer = AIOKafkaConsumer(*(() if partitions is not None else (topic,)),
                                 **client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
+                                fetch_max_wait_ms=FETCH_WAIT_MS)
     async with running(consumer):
         if partitions is None:  # subscribed first: that fetches the topic's partitions
             partitions = sorted(consumer.partitions_for_topic(topic) or ())
@@ -42,14 +50,23 @@ async def read_to_end(settings: Settings, topic: str, *, partitions: Sequence[in
         fresh = [tp for tp in tps if tp.partition not in after]
         if fresh:  # in one call: one at a time, each waited for its own reset (1.5 s a start)
             await consumer.seek_to_beginning(*fresh)
-        while True:
-            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
-            batches = await consumer.getmany(timeout_ms=quiet_ms if not behind else 500,
+        reading = {tp for tp in tps if ends[tp] > 0}
+        quiet_since = time.monotonic()
+        while reading:
+            batches = await consumer.getmany(*reading, timeout_ms=FETCH_WAIT_MS * 5,
                                              max_records=100_000)
             for tp, records in batches.items():
                 yield tp.partition, records
-            if not behind and not batches:
-                return
+            now = time.monotonic()
+            if batches:
+                quiet_since = now
+            for tp in list(reading):
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    if await consumer.position(tp) >= max(highwater, ends[tp]):
+                        reading.discard(tp)
+                elif now - quiet_since >= quiet_ms / 1000:
+                    reading.discard(tp)
 
 
 async def read_partitions(settings: Settings, topic: str, partitions: list[int], *,

@@ -5,14 +5,21 @@ hand be stored first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from streams.domain.slo.model import SloFile
 from streams.runtime.kafka.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
+from streams.runtime.state.changelog import read_partitions
+
+log = logging.getLogger(__name__)
 
 Batches = dict[TopicPartition, list[ConsumerRecord]]  # what one fetch returns, by partition
 
@@ -38,8 +45,44 @@ class CheckpointedService(mode.Service):
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.stopping = False  # set under the lock: no step starts after it
+        self.restoring: asyncio.Task[None] | None = None  # a restore after an assignment
+
+    def start_restore(self, restore: Coroutine[Any, Any, None]) -> None:
+        """Restore after the rebalance callback returns (aiokafka sends no heartbeat until it
+        does: a restore longer than the session timeout got the worker expelled, and again at
+        every rejoin); the partitions it restores stay paused until it is done."""
+        self.restoring = asyncio.create_task(restore)
+        self.restoring.add_done_callback(self._restore_done)
+
+    def _restore_done(self, task: asyncio.Task[None]) -> None:
+        """A restore that failed leaves its partitions paused: the worker stops (to be
+        restarted) instead of running without them."""
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.error("%s: restoring the state failed", self.role, exc_info=failure)
+            self.add_future(self.crash(failure))
+
+    async def read_state(self, partitions: list[int]) -> dict[int, list[tuple[bytes, bytes | None]]]:
+        """The changelog records of these partitions; while the broker is out of reach, tried
+        again every second (the partitions wait paused)."""
+        while True:
+            try:
+                return await read_partitions(self.settings, self.changelog, partitions)
+            except KafkaError as exc:
+                log.warning("%s: reading the state of partitions %s failed (%s); retrying",
+                            self.role, partitions, exc)
+                await asyncio.sleep(1.0)
+
+    async def cancel_restore(self) -> None:
+        """Stop a restore still under way (its partitions were revoked, or the worker stops)."""
+        task, self.restoring = self.restoring, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def on_stop(self) -> None:
+        await self.cancel_restore()
         async with finishing(self.lock, self.role):  # the step in hand is stored first
             self.stopping = True
         await stop_clients(self.role, self.consumer, self.producer)

@@ -273,17 +273,23 @@ def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: d
     except WorkerFailed as exc:
         raise failure(str(exc), path) from None
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_worker(process)
         log.close()
         # Every run starts from the same broker state: the outputs of this one (alerts,
         # budgets, incidents, changelogs) must not become the input of the next one's
         # incident service.
         asyncio.run(drop_topics(bootstrap, (topic_prefix, app_id), keep=f"{topic_prefix}requests"))
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop), SIGKILL after 30 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
 
 async def drop_topics(bootstrap: str, prefixes: tuple[str, ...], keep: str) -> None:

@@ -34,7 +34,7 @@ from streams.domain.timestamps import format_ts
 from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.kafka.lifecycle import terminate
 from streams.runtime.kafka.local_broker import LocalBroker, free_port
-from streams.runtime.settings import Settings
+from streams.runtime.settings import Settings, from_env
 
 ACK_AFTER = 10.0  # the on-call person acknowledges this long after the escalation
 # What the demo adds to its SLO file: escalation to a chat channel when a page is not
@@ -130,7 +130,8 @@ def _start_worker(settings: Settings, workdir: Path, slos: Path,
            "SRE_API_URL": f"http://127.0.0.1:{api_port}",
            "SRE_DATA_DIR": str(workdir / "data"), "SRE_APP_ID": settings.app_id,
            "SRE_BUDGET_INTERVAL": "10s", "SRE_IDLE_TIMEOUT": "5s",
-           "SRE_TOPIC_PREFIX": settings.topic_prefix}
+           "SRE_TOPIC_PREFIX": settings.topic_prefix,
+           "SRE_SESSION_TIMEOUT": f"{settings.session_timeout}s"}
     log = open(workdir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     return subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "warn"],
                             env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
@@ -156,8 +157,11 @@ def run_demo(settings: Settings, *, embedded: bool, out: TextIO, duration: float
         if embedded:
             print("starting the bundled broker ...", file=out, flush=True)
             broker = LocalBroker(log=workdir / "broker.log").start()
+            # The bundled broker holds a group join for half the session timeout: a short
+            # one starts the worker in about 2 s instead of 4 (one worker, little traffic).
             settings = Settings.load({"broker": broker.url, "app_id": settings.app_id,
-                                      "topic_prefix": settings.topic_prefix})
+                                      "topic_prefix": settings.topic_prefix,
+                                      "session_timeout": from_env("session_timeout") or "2s"})
         print(f"broker {settings.broker}; starting the worker (log: {workdir / 'worker.log'}) ...",
               file=out, flush=True)
         topics = settings.topics

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     budget_interval: Duration = 60.0
     idle_timeout: Duration = 10.0
     max_future: Duration = 300.0
+    # The input and incident consumers' group session: a worker silent this long loses its
+    # partitions. Kafka refuses less than its group.min.session.timeout.ms (6 s by default);
+    # the bundled broker holds every group join for half of it.
+    session_timeout: Duration = 6.0
     override_max: Duration = 7 * 86400.0  # the longest a budget-policy override may last
     max_message_bytes: Integer = 1 << 20
     batch_size: Integer = 50_000  # input records per fetch: every prefetched partition at once

@@ -225,6 +225,10 @@ def test_prometheus_sees_the_outage_through_every_dashboard_and_rule_expression(
         assert statuses[0] == 503, statuses
         assert live.partitions("w1"), "ready without its input partitions"
         wait_for(prometheus.ready, 60, live, "Prometheus to start")
+        # A counter's first sample shows no rate of its own: the delivery counters (at 0 for
+        # every receiver from the start) are scraped before the failed attempt can happen.
+        wait_for(lambda: bool(prometheus.instant('sre_deliveries_total{outcome="retry"}')), 60,
+                 live, "Prometheus to scrape the worker")
         started = time.time()
 
         # Event time runs far faster than the scrapes: the traffic comes in two parts, each

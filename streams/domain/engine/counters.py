@@ -156,6 +156,15 @@ class Placement(Enum):
     TOO_OLD = "too old"
 
 
+def _window_sum(ring: list[int], head: int, n: int) -> int:
+    """The sum of the `n` buckets of a ring up to bucket `head` (slices: summed in C)."""
+    size = len(ring)
+    assert n <= size
+    end = head % size + 1
+    begin = end - n
+    return sum(ring[begin:end]) if begin >= 0 else sum(ring[begin:]) + sum(ring[:end])
+
+
 class SeriesCounters:
     """Bucket rings and window sums of one series.
 
@@ -319,9 +328,8 @@ class SeriesCounters:
             for t, tier in enumerate(plan.tiers):
                 head = counters.heads[t]
                 for w, n in tier.windows:
-                    slots = [b % tier.size for b in range(head - n + 1, head + 1)]
-                    counters.good[w] = sum(counters.ring_good[t][s] for s in slots)
-                    counters.total[w] = sum(counters.ring_total[t][s] for s in slots)
+                    counters.good[w] = _window_sum(counters.ring_good[t], head, n)
+                    counters.total[w] = _window_sum(counters.ring_total[t], head, n)
         if plan.calendar is not None and "period" in state:
             start, end, good, total = state["period"]
             counters.period = (int(start), int(end))

@@ -34,7 +34,7 @@ from aiokafka.partitioner import murmur2
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
 from streams.runtime.engine.partition import Output, PartitionProcessor
-from streams.runtime.kafka.clients import client_options, ensure_topics
+from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
@@ -96,18 +96,18 @@ class EngineService(CheckpointedService):
             **client_options(settings), group_id=input_group(settings),
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
-            # Some brokers (the bundled one) complete a join after half the session timeout:
-            # 6 s keeps joins at 3 s, and moves a dead worker's partitions within 6 s.
-            session_timeout_ms=6_000, heartbeat_interval_ms=1_000,
-            rebalance_timeout_ms=10_000, max_poll_interval_ms=300_000)
+            **group_timing(settings), rebalance_timeout_ms=10_000,
+            max_poll_interval_ms=300_000)
         # Resource events (capacity planning) are keyed by service like the input: partition N
         # of both topics goes to the same worker (range assignment), into processor N.
         inputs = [self.topics.requests]
         if any(plan.resource is not None for plan in self.slo_file.capacity):
             await ensure_topics(settings, [self.topics.resources])
             inputs.append(self.topics.resources)
-        self.consumer.subscribe(inputs, listener=RebalanceListener(self))
+        # Started before it subscribes: `start` would otherwise wait for the group join
+        # (seconds), and the other services (the incident consumer's own join) after it.
         await self.consumer.start()
+        self.consumer.subscribe(inputs, listener=RebalanceListener(self))
 
     async def apply(self, batches: Batches) -> None:
         consumer = self.consumer

@@ -53,7 +53,7 @@ from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
 from streams.runtime.incidents.resend import AlertmanagerResender
 from streams.runtime.incidents.state import IncidentState, OutputMessage, Outputs
-from streams.runtime.kafka.clients import client_options, ensure_topics
+from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
@@ -100,9 +100,9 @@ class IncidentService(CheckpointedService):
             **client_options(settings), group_id=f"{settings.app_id}-incidents",
             enable_auto_commit=False, auto_offset_reset="earliest",
             partition_assignment_strategy=(self.assignor,),
-            session_timeout_ms=6_000, heartbeat_interval_ms=1_000)
+            **group_timing(settings))
+        await self.consumer.start()  # then subscribed: `start` would wait for the join
         self.consumer.subscribe(self.inputs, listener=RebalanceListener(self))
-        await self.consumer.start()
 
     async def on_stop(self) -> None:
         await super().on_stop()

@@ -44,6 +44,14 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def group_timing(settings: Settings) -> dict[str, Any]:
+    """The group session options of the services' consumers: a heartbeat a sixth of the
+    session (at most a second)."""
+    session_ms = round(settings.session_timeout * 1000)
+    return {"session_timeout_ms": session_ms,
+            "heartbeat_interval_ms": max(100, min(1000, session_ms // 6))}
+
+
 async def check_broker(settings: Settings) -> None:
     """Reach the broker once (bootstrap and metadata); raises KafkaError when it cannot be
     reached or refuses the credentials, so a command can say so in one line before it starts."""

@@ -38,7 +38,7 @@ from streams.runtime.kafka.clients import client_options, ensure_topics, group_t
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
-from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished, write_checkpoint
+from streams.runtime.state.handover import RebalanceListener, send_batches, unpublished
 from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert
 from streams.wire.capacity import CapacityEvent
@@ -92,6 +92,7 @@ class EngineService(CheckpointedService):
                                          max_batch_size=1 << 20,
                                          max_request_size=settings.max_message_bytes + 65536)
         await self.producer.start()
+        await self.start_changelog_producer()
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=input_group(settings),
             enable_auto_commit=False, auto_offset_reset="earliest",
@@ -166,7 +167,7 @@ class EngineService(CheckpointedService):
         """Publish one step's output with its state, then commit the input offset.
 
         Budgets and dead letters go first (at least once: a repeat is identical), then the
-        checkpoint (`write_checkpoint`), then the alerts it saved in its outbox, then the
+        checkpoint (`store`), then the alerts it saved in its outbox, then the
         consumer offset.
         """
         producer = self.producer
@@ -189,7 +190,7 @@ class EngineService(CheckpointedService):
                 await producer.flush()
             return
         with CHECKPOINT_SECONDS.labels("engine").time():
-            await write_checkpoint(producer, self.changelog, proc.partition, checkpoint)
+            await self.store(proc.partition, checkpoint)
         if out.alerts:
             await self._publish_alerts(proc, out.alerts)
         proc.outbox = []
@@ -283,7 +284,9 @@ class EngineService(CheckpointedService):
         """Restore the new partitions from the changelog and start reading after their state."""
         consumer = self.consumer
         assert consumer is not None
+        began = time.monotonic()
         stored = await self.read_state(new)
+        read = time.monotonic()
         restored = []
         for partition in new:
             proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
@@ -297,6 +300,8 @@ class EngineService(CheckpointedService):
                          proc.seq)
             restored.append(proc)
             await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
+        log.info("input partitions %s: state read in %.2f s, loaded in %.2f s", new,
+                 read - began, time.monotonic() - read)
         async with self.lock:
             if self.stopping:
                 return

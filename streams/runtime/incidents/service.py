@@ -56,7 +56,7 @@ from streams.runtime.incidents.state import IncidentState, OutputMessage, Output
 from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
-from streams.runtime.state.handover import RebalanceListener, canonical, unpublished, write_checkpoint
+from streams.runtime.state.handover import RebalanceListener, canonical, unpublished
 from streams.runtime.telemetry import CHECKPOINT_SECONDS
 from streams.wire.alerts import Alert, AlertStats
 from streams.wire.capacity import CapacityEvent
@@ -95,6 +95,7 @@ class IncidentService(CheckpointedService):
         await ensure_topics(settings, [self.changelog], compact=True, partitions=1)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2)
         await self.producer.start()
+        await self.start_changelog_producer()
         self.session = aiohttp.ClientSession()
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=f"{settings.app_id}-incidents",
@@ -146,7 +147,7 @@ class IncidentService(CheckpointedService):
             await producer.send(self.topics.dead_letter, encode(record))
         checkpoint = processor.commit(step)
         with CHECKPOINT_SECONDS.labels("incident").time():
-            await write_checkpoint(producer, self.changelog, 0, checkpoint)
+            await self.store(0, checkpoint)
         if step.outputs:
             await self._publish(processor.state, step.outputs)
         processor.state.outbox = []

@@ -12,7 +12,6 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, RequestTimedOutError
 
-from streams.runtime.incidents import service as service_module
 from streams.runtime.incidents.processor import IncidentProcessor
 from streams.runtime.incidents.service import IncidentService
 from tests.unit.conftest import T0
@@ -50,14 +49,14 @@ class Producer:
 
 def step_of(refuse: Exception | None, monkeypatch: pytest.MonkeyPatch
             ) -> tuple[bool, IncidentService, Consumer, Producer]:
-    async def checkpoint(producer: Producer, topic: str, partition: int, _: object) -> None:
-        producer.sent.append((topic, b"checkpoint"))
-
-    monkeypatch.setattr(service_module, "write_checkpoint", checkpoint)
-
     async def run() -> tuple[bool, IncidentService, Consumer, Producer]:
         service = IncidentService(SETTINGS, SLOS)
         consumer, producer = Consumer(refuse), Producer()
+
+        async def store(partition: int, _: object) -> None:  # the checkpoint, in send order
+            producer.sent.append((service.changelog, b"checkpoint"))
+
+        monkeypatch.setattr(service, "store", store)
         service.consumer, service.producer = consumer, producer  # type: ignore[assignment]
         processor = IncidentProcessor(SLOS, SETTINGS.topics, 60)
         service.processor = processor

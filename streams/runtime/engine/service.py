@@ -92,7 +92,6 @@ class EngineService(CheckpointedService):
                                          max_batch_size=1 << 20,
                                          max_request_size=settings.max_message_bytes + 65536)
         await self.producer.start()
-        await self.start_changelog_producer()
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=input_group(settings),
             enable_auto_commit=False, auto_offset_reset="earliest",

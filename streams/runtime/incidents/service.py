@@ -95,7 +95,6 @@ class IncidentService(CheckpointedService):
         await ensure_topics(settings, [self.changelog], compact=True, partitions=1)
         self.producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=2)
         await self.producer.start()
-        await self.start_changelog_producer()
         self.session = aiohttp.ClientSession()
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=f"{settings.app_id}-incidents",

@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from streams.domain.slo.model import SloFile
-from streams.runtime.kafka.clients import client_options
 from streams.runtime.kafka.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
 from streams.runtime.state.changelog import read_partitions
@@ -23,8 +22,6 @@ from streams.runtime.state.checkpoint import Checkpoint
 from streams.runtime.state.handover import write_checkpoint
 
 log = logging.getLogger(__name__)
-
-CHANGELOG_COMPRESSION = "lz4"  # aiokafka's codecs come from cramjam
 
 Batches = dict[TopicPartition, list[ConsumerRecord]]  # what one fetch returns, by partition
 
@@ -48,27 +45,15 @@ class CheckpointedService(mode.Service):
         self.changelog = changelog_topic(settings, state)
         self.lock = asyncio.Lock()  # one step (a batch, an idle step, a hand-over) at a time
         self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None  # outputs
-        self.changelog_producer: AIOKafkaProducer | None = None  # checkpoints (compressed)
+        self.producer: AIOKafkaProducer | None = None
         self.stopping = False  # set under the lock: no step starts after it
         self.restoring: asyncio.Task[None] | None = None  # a restore after an assignment
 
-    async def start_changelog_producer(self) -> None:
-        """The producer of checkpoints: apart from the outputs' so that only the changelog is
-        compressed (lz4: a series' state is repetitive JSON; a restore reads every version the
-        broker has not compacted yet, and consumers of the output topics need no codec)."""
-        self.changelog_producer = AIOKafkaProducer(
-            **client_options(self.settings), acks="all", linger_ms=2, max_batch_size=1 << 20,
-            max_request_size=self.settings.max_message_bytes + 65536,
-            compression_type=CHANGELOG_COMPRESSION)
-        await self.changelog_producer.start()
-
     async def store(self, partition: int, checkpoint: Checkpoint) -> None:
-        """Store a checkpoint (`write_checkpoint`); the outputs sent before it are out before
-        it counts (they go at least once: no checkpoint may say they went before they did)."""
-        assert self.producer is not None and self.changelog_producer is not None
-        await write_checkpoint(self.changelog_producer, self.changelog, partition, checkpoint,
-                               outputs=self.producer)
+        """Store a checkpoint (`write_checkpoint`, through the producer of the outputs: the
+        outputs sent before it are flushed with its records, before it counts)."""
+        assert self.producer is not None
+        await write_checkpoint(self.producer, self.changelog, partition, checkpoint)
 
     def start_restore(self, restore: Coroutine[Any, Any, None]) -> None:
         """Restore after the rebalance callback returns (aiokafka sends no heartbeat until it
@@ -108,7 +93,7 @@ class CheckpointedService(mode.Service):
         await self.cancel_restore()
         async with finishing(self.lock, self.role):  # the step in hand is stored first
             self.stopping = True
-        await stop_clients(self.role, self.consumer, self.producer, self.changelog_producer)
+        await stop_clients(self.role, self.consumer, self.producer)
 
     @mode.Service.task
     async def _run(self) -> None:

@@ -7,7 +7,6 @@ the outputs of the last checkpoint that did not reach their topics are found in 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol, TypeVar
 
@@ -60,20 +59,16 @@ async def send_batches(producer: AIOKafkaProducer, topic: str, partition: int,
 
 
 async def write_checkpoint(producer: AIOKafkaProducer, topic: str, partition: int,
-                           checkpoint: Checkpoint, *,
-                           outputs: AIOKafkaProducer | None = None) -> None:
-    """Store a checkpoint: its records, then (after a flush, of the `outputs` producer too)
-    the meta record that makes them count, then the deletions it allows.
+                           checkpoint: Checkpoint) -> None:
+    """Store a checkpoint: its records, then (after a flush) the meta record that makes them
+    count, then the deletions it allows.
 
     The meta record starts a batch of its own: some brokers (the bundled one) report a
     partition's end offset as one past the first record of its last batch, so a read up to
     that end still sees it.
     """
     await send_batches(producer, topic, partition, list(checkpoint.records))
-    if outputs is None:
-        await producer.flush()
-    else:  # both at once: outputs sent before the checkpoint are out before it counts
-        await asyncio.gather(producer.flush(), outputs.flush())
+    await producer.flush()
     key, value = checkpoint.meta
     await producer.send(topic, value, key=key, partition=partition)
     for deleted in checkpoint.deletions:

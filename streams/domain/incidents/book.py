@@ -8,6 +8,7 @@ and the watermark for escalation timers), so a replay escalates exactly like liv
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Mapping
 
 import msgspec
 from msgspec import UNSET
@@ -30,7 +31,7 @@ from streams.domain.incidents.model import (
 )
 from streams.domain.incidents.records import book_meta, incident_record, restore_book
 from streams.domain.incidents.retention import Retired
-from streams.domain.incidents.silences import Silence, alert_facts, silence_of
+from streams.domain.incidents.silences import Silence, silence_of, suppression
 from streams.domain.incidents.statistics import (
     IncidentStatistics,
     IncidentTimes,
@@ -58,6 +59,25 @@ class FiringAlert(IncidentAlert, frozen=True, kw_only=True):
     service: str | None
     series: dict[str, str]
     incident: str | None
+
+
+def firing_alerts(incidents: Iterable[Incident], suppressed: Mapping[str, AlertState],
+                  silenced: Mapping[str, Alert]) -> list[FiringAlert]:
+    """Every alert firing now: those of incidents (oldest first), then those that opened
+    nothing (silenced or inhibited), with the event that fired them where known."""
+    found: dict[str, FiringAlert] = {}
+    for incident in sorted(incidents, key=lambda i: i.opened_at):
+        for alert in incident.alerts.values():
+            found[alert.id] = FiringAlert(
+                **msgspec.structs.asdict(alert.export()), slo=incident.slo,
+                service=incident.service, series=dict(incident.series), incident=incident.id)
+    for ident, state in suppressed.items():
+        event = silenced.get(ident)
+        found[ident] = FiringAlert(
+            **msgspec.structs.asdict(state.export()),
+            slo=event.slo if event else None, service=event.service if event else None,
+            series=dict(event.series) if event else {}, incident=None)
+    return [a for a in found.values() if a.status == "firing"]
 
 
 class IncidentBook:
@@ -96,7 +116,10 @@ class IncidentBook:
             self.silenced.pop(state.id, None)
             return events  # it opened nothing: its end is not news either
         if firing:
-            state.suppressed = self._suppression(alert, state, latest, at)
+            # Why it should neither open nor notify an incident, if it should not.
+            state.suppressed = suppression(
+                alert, state, latest, at, self.silences.values(), self.policy.inhibit,
+                (a for a in self.suppressed.values() if self.suppressed_series.get(a.id) == key))
             if state.suppressed and (latest is None or latest.status is Status.RESOLVED
                                      or state.suppressed.startswith("silenced")):
                 self.suppressed[state.id] = state
@@ -278,23 +301,6 @@ class IncidentBook:
         silence = silence_of(command, by, at)
         self.silences[silence.id] = silence
 
-    def _suppression(self, alert: Alert, state: AlertState, latest: Incident | None,
-                     at: float) -> str | None:
-        """Why a firing alert should neither open nor notify an incident, if it should not."""
-        facts = alert_facts(alert)
-        for silence in self.silences.values():
-            if silence.silences(facts, at):
-                return silence.reason()
-        if self.policy.inhibit and state.severity != "page":
-            pages = [a for a in (latest.alerts.values() if latest is not None else ())
-                     if a.severity == "page" and a.status == "firing"]
-            key = series_key(alert.slo, alert.series)
-            pages += [a for a in self.suppressed.values()  # a silenced page still inhibits
-                      if a.severity == "page" and self.suppressed_series.get(a.id) == key]
-            if pages:
-                return f"inhibited by {pages[0].rule}"
-        return None
-
     # -- transitions -----------------------------------------------------------------------
 
     def _open(self, alert: Alert, state: AlertState, priority: Priority,
@@ -365,19 +371,7 @@ class IncidentBook:
 
     def firing_alerts(self) -> list[FiringAlert]:
         """Every alert firing now, with its SLO, series and incident."""
-        found: dict[str, FiringAlert] = {}
-        for incident in sorted(self.incidents.values(), key=lambda i: i.opened_at):
-            for alert in incident.alerts.values():
-                found[alert.id] = FiringAlert(
-                    **msgspec.structs.asdict(alert.export()), slo=incident.slo,
-                    service=incident.service, series=dict(incident.series), incident=incident.id)
-        for ident, state in self.suppressed.items():
-            event = self.silenced.get(ident)
-            found[ident] = FiringAlert(
-                **msgspec.structs.asdict(state.export()),
-                slo=event.slo if event else None, service=event.service if event else None,
-                series=dict(event.series) if event else {}, incident=None)
-        return [a for a in found.values() if a.status == "firing"]
+        return firing_alerts(self.incidents.values(), self.suppressed, self.silenced)
 
     def stats(self) -> IncidentStatistics:
         """MTTA, time to mitigate, time to resolve (MTTR), time to detect and counts by

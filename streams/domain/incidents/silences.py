@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import msgspec
 from msgspec import UNSET
 
-from streams.domain.incidents.model import CommandError
+from streams.domain.incidents.model import AlertState, CommandError, Incident
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.wire.alerts import Alert
 from streams.wire.commands import Command
@@ -61,3 +61,22 @@ def alert_facts(alert: Alert) -> dict[str, str]:
             **{k: str(v) for k, v in alert.series.items()},
             "slo": alert.slo, "service": alert.service, "rule": alert.rule,
             "severity": alert.severity}
+
+
+def suppression(alert: Alert, state: AlertState, latest: Incident | None, at: float,
+                silences: Iterable[Silence], inhibit: bool,
+                suppressed: Iterable[AlertState]) -> str | None:
+    """Why a firing alert should neither open nor notify an incident, if it should not: a
+    silence in force that matches it, or (with `inhibit`) a page of its series firing, in its
+    latest incident or among the series' `suppressed` alerts (a silenced page still inhibits)."""
+    facts = alert_facts(alert)
+    for silence in silences:
+        if silence.silences(facts, at):
+            return silence.reason()
+    if inhibit and state.severity != "page":
+        pages = [a for a in (latest.alerts.values() if latest is not None else ())
+                 if a.severity == "page" and a.status == "firing"]
+        pages += [a for a in suppressed if a.severity == "page"]
+        if pages:
+            return f"inhibited by {pages[0].rule}"
+    return None

@@ -44,7 +44,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def group_timing(settings: Settings) -> dict[str, Any]:
+def group_timing(settings: Settings) -> dict[str, int]:
     """The group session options of the services' consumers: a heartbeat a sixth of the
     session (at most a second)."""
     session_ms = round(settings.session_timeout * 1000)

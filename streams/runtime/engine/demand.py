@@ -64,6 +64,16 @@ class PartitionDemand:
                     meter.count(when, slo, float(total))
             self.dirty = True
 
+    def feed_requests(self, ts: Sequence[float], services: Sequence[str],
+                      refused: set[int]) -> None:
+        """`feed` for a run of request events read a field at a time (the typed columns of the
+        batch: no event decoded as a dict for this)."""
+        request = self.meter.request
+        for position, (when, service) in enumerate(zip(ts, services, strict=True)):
+            if position not in refused:
+                request(when, service)
+                self.dirty = True
+
     def resources(self, events: Sequence[Any], not_after: float) -> list[tuple[int, str]]:
         """Count resource events (decoded JSON values); returns (position, reason) of those
         refused. Their hours close with the partition's event time (its request events)."""

@@ -173,8 +173,13 @@ class PartitionProcessor:
                     out.dead_letters.append(dead_letter(reason, self.topic, self.partition,
                                                         offset_at(batch.message_of(event)),
                                                         batch.payload_of(event)))
-                if self.demand is not None:
-                    self.demand.feed(events[begin:end], refused)
+                demand = self.demand
+                if demand is not None and typed is not None and not typed.present("slo"):
+                    # Request events only: metered off the typed columns, not as dicts.
+                    demand.feed_requests(typed.floats("ts").tolist(), typed.values("service"),
+                                         refused)
+                elif demand is not None:
+                    demand.feed(events[begin:end], refused)
             first = last
             if max_output is not None and len(engine.alerts) + len(engine.budgets) >= max_output:
                 break

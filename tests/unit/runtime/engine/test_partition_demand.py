@@ -11,11 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from streams.domain.capacity.history import meter_state
 from streams.domain.capacity.messages import capacity_event
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.timestamps import format_ts, parse_ts
 from streams.offline.capacity import run_capacity
+from streams.runtime.engine.demand import PartitionDemand
 from streams.runtime.engine.partition import PartitionProcessor
 from streams.synthetic.demand import generate_counts
 from streams.synthetic.traffic import Scenario
@@ -125,3 +127,21 @@ def test_resource_events_count_their_hourly_maximum_and_bad_ones_are_dead_letter
     (event,) = out.capacity
     assert event.resource == "disk" and event.usable_capacity == 500.0
     assert event.peak_now == 100.0 + 46 + 5  # the largest `used` of the last closed hour
+
+
+def test_request_events_are_metered_off_the_typed_columns_as_off_their_dicts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [{"ts": START + i * 7.3, "service": ("checkout", "search", "other")[i % 3],
+               "status": 200, "latency_ms": 5.0} for i in range(3000)]  # 6 hours
+    values = [orjson.dumps(events[i:i + 100]) for i in range(0, len(events), 100)]
+    direct = PartitionDemand(SLOS)
+    direct.feed(events, set())  # as dicts, before the dict path is closed below
+    as_dicts: list[int] = []
+    monkeypatch.setattr(PartitionDemand, "feed",
+                        lambda self, run, refused: as_dicts.append(len(run)))
+    proc = processor()
+    out = proc.process(list(enumerate(values)), time.time())
+    assert proc.demand is not None and not as_dicts, "metered off the typed columns"
+    closed, _ = direct.advance(proc.engine.watermark)
+    assert out.capacity == closed and len(closed) == 2  # checkout and search; other unplanned
+    assert meter_state(proc.demand.meter) == meter_state(direct.meter)

@@ -11,10 +11,11 @@ owns every dead-letter reason.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +69,27 @@ class ServiceIndex:
                 self._by_code.append([])
             self._by_code[code].append(position)
 
+    def _routed(self, ts: npt.NDArray[np.float64], services: Sequence[object],
+                codes_of: Mapping[Any, int],
+                routes_of: Callable[[int, _Rows], list[RouteColumns] | None]
+                ) -> BatchColumns | None:
+        """The batch's columns: each known service's rows (`codes_of` maps the batch's service
+        names to their codes, -1 unknown) through `routes_of(code, rows)`, which gives the
+        routes of the service's SLOs or None to decline the batch."""
+        service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64,
+                                    count=len(services))
+        matched = np.zeros(len(services), dtype=np.bool_)
+        routes: list[RouteColumns] = []
+        for code in sorted(code for code in codes_of.values() if code >= 0):
+            found = routes_of(code, np.flatnonzero(service_codes == code))
+            if found is None:
+                return None
+            for route in found:
+                if len(route.rows):
+                    matched[route.rows] = True
+                    routes.append(route)
+        return BatchColumns(ts, matched, routes)
+
 
 class ColumnClassifier(ServiceIndex):
     """Classifies whole batches of plain request events, or declines them."""
@@ -95,22 +117,19 @@ class ColumnClassifier(ServiceIndex):
             return None  # non-finite or out of range: the per-event path says which
         lookup = self._service_code.get
         codes_of = {name: lookup(str(name), -1) for name in names}
-        service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64,
-                                    count=len(services))
-        matched = np.zeros(len(events), dtype=np.bool_)
-        routes: list[RouteColumns] = []
-        for code in sorted(code for code in codes_of.values() if code >= 0):
-            rows = np.flatnonzero(service_codes == code)
+
+        def routes_of(code: int, rows: _Rows) -> list[RouteColumns] | None:
             picked = list(map(events.__getitem__, rows.tolist()))
             cache: dict[str, list[object]] = {}  # fields read by several SLOs of the service
+            found = []
             for position in self._by_code[code]:
                 route = self._route(position, rows, picked, cache)
                 if route is None:
                     return None
-                if len(route.rows):
-                    matched[route.rows] = True
-                    routes.append(route)
-        return BatchColumns(ts, matched, routes)
+                found.append(route)
+            return found
+
+        return self._routed(ts, services, codes_of, routes_of)
 
     def _route(self, position: int, rows: _Rows, events: list[object],
                 cache: dict[str, list[object]]) -> RouteColumns | None:

@@ -40,7 +40,6 @@ class TypedClassifier(ServiceIndex):
     """Classifies batches of typed columns for a file's SLOs, or declines them."""
 
     def classify(self, batch: FieldColumns) -> BatchColumns | None:
-        n = len(batch)
         ts = batch.floats("ts")
         if not ((ts >= EARLIEST) & (ts < LATEST)).all() or batch.present("slo"):
             return None
@@ -49,20 +48,18 @@ class TypedClassifier(ServiceIndex):
         codes_of = {name: lookup(name, -1) for name in set(services)}
         if "" in codes_of:
             return None
-        service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64, count=n)
-        matched = np.zeros(n, dtype=np.bool_)
-        routes: list[RouteColumns] = []
         reads = _Reads(batch)
-        for code in sorted(code for code in codes_of.values() if code >= 0):
-            rows = np.flatnonzero(service_codes == code)
+
+        def routes_of(code: int, rows: _Rows) -> list[RouteColumns] | None:
+            found = []
             for position in self._by_code[code]:
                 route = self._route(position, rows, reads)
                 if route is None:
                     return None
-                if len(route.rows):
-                    matched[route.rows] = True
-                    routes.append(route)
-        return BatchColumns(ts, matched, routes)
+                found.append(route)
+            return found
+
+        return self._routed(ts, services, codes_of, routes_of)
 
     def _route(self, position: int, rows: _Rows, reads: _Reads) -> RouteColumns | None:
         slo = self._slos[position]

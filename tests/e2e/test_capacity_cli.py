@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 from xml.etree import ElementTree
@@ -11,10 +10,10 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
 from streams.synthetic.demand import demand_rate
 from tests.conftest import assert_valid
+from tests.e2e.helpers import cli
 
 START = "2026-11-02T00:00:00Z"
 DAYS = 35
@@ -31,12 +30,6 @@ capacity:
   - {service: catalog, per_instance: 10, instances: 5, lead_time: 7d}
 """
 USABLE = 2800.0  # checkout: 100 * (30 - 2)
-
-
-def cli(*argv: str) -> tuple[int, bytes, str]:
-    out, err = io.BytesIO(), io.StringIO()
-    code = run(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

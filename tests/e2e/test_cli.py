@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import re
 import subprocess
 import sys
@@ -12,20 +11,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
 from streams.synthetic.traffic import iter_jsonl, preset
 from tests.conftest import assert_valid
+from tests.e2e.helpers import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOS = ROOT / "examples" / "slos.yaml"
 START = parse_ts("2026-11-23T00:00:00Z")
-
-
-def cli(*argv: str) -> tuple[int, bytes, str]:
-    out, err = io.BytesIO(), io.StringIO()
-    code = run(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

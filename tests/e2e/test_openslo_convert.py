@@ -8,14 +8,13 @@ OpenSLO form over the same events and must write the same alerts and budgets byt
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
-from streams.cli.main import run
 from streams.domain.slo.loader import parse_slo_text
 from streams.domain.slo.model import SloFile
+from tests.e2e.helpers import cli
 from tests.unit.domain.engine.test_evaluation import AVAILABILITY, FLAPPY
 from tests.unit.domain.test_policy import FILE as POLICY_FILE
 from tests.unit.runtime.incidents.conftest import FILE as INCIDENTS_FILE
@@ -64,12 +63,6 @@ slos:
   - {name: c, service: api, objective: 0.9, sli: {availability: {}}, alerting: odd, window: 7d}
 """,
 }
-
-
-def cli(*args: str) -> tuple[int, bytes, str]:
-    stdout, stderr = io.BytesIO(), io.StringIO()
-    code = run(list(args), stdout, stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def convert(path: Path, to: str, out: Path) -> Path:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import orjson
 import pytest
 
-from streams.cli.main import run
 from streams.domain.timestamps import parse_ts
 from streams.synthetic.toil import RecurringTask, work_events
 from tests.conftest import assert_valid, write_events
+from tests.e2e.helpers import cli
 
 START = parse_ts("2026-10-05T00:00:00Z")
 SLOS = """apiVersion: sre-streams/v1
@@ -22,12 +21,6 @@ toil:
   teams: [{name: payments, people: 2, hours_per_week: 40}]
   tasks: [{task: rotate TLS certs, build_hours: 16, maintain_hours_per_year: 4}]
 """
-
-
-def cli(*argv: str) -> tuple[int, bytes, str]:
-    out, err = io.BytesIO(), io.StringIO()
-    code = run(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

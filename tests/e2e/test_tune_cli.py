@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import re
 import shutil
 import struct
@@ -17,20 +16,14 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.cli.main import run
 from streams.domain.timestamps import format_ts
 from tests.conftest import BLIPS_SLO_FILE, assert_valid, blips_and_outage, system_binary, write_events
+from tests.e2e.helpers import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SVG = "{http://www.w3.org/2000/svg}"
 PAGE_RED, INCIDENT_PURPLE, BURN_BLUE = (0xD6, 0x27, 0x28), (0x6A, 0x3D, 0x9A), (0x1F, 0x77, 0xB4)
-
-
-def cli(*argv: str) -> tuple[int, bytes, str]:
-    out, err = io.BytesIO(), io.StringIO()
-    code = run(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,9 @@ and its records stay small."""
 
 from __future__ import annotations
 
-from streams.domain.timestamps import format_ts
 from tests.unit.conftest import T0
 from tests.unit.runtime.incidents.conftest import SETTINGS
-from tests.unit.runtime.incidents.test_state import Leader, restored
-
-
-def budget(region: str, remaining: float, at: float) -> dict[str, object]:
-    return {"kind": "budget", "version": 1, "slo": "checkout-availability",
-            "service": "checkout", "series": {"region": region}, "at": format_ts(at),
-            "objective": 0.999, "window": "30d", "good": 990, "total": 1000, "sli": 0.99,
-            "error_budget_remaining": remaining, "burn_rates": {"1h": 20.0}, "firing": [],
-            "labels": {}}
+from tests.unit.runtime.incidents.test_state import Leader, budget, restored
 
 
 def test_the_history_of_every_series_survives_a_restart_from_the_changelog() -> None:

@@ -25,6 +25,7 @@ from streams.domain.slo.fields import kind as _kind
 from streams.domain.slo.fields import number as _number
 from streams.domain.slo.fields import show as _show
 from streams.domain.slo.fields import string as _string
+from streams.domain.slo.fields import unique_names as _unique_names
 from streams.domain.slo.fields import unknown_keys as _unknown_keys
 from streams.domain.timestamps import TimestampError, parse_ts
 
@@ -115,26 +116,19 @@ def _launches(value: object, path: str, problems: _Problems) -> tuple[Launch, ..
     if not isinstance(value, list):
         problems.add(path, f"must be a list of {{name, at, factor}}, got {_kind(value)}")
         return ()
-    launches: list[Launch] = []
-    names: dict[str, int] = {}
-    for index, raw in enumerate(value):
-        where = f"{path}[{index}]"
-        if not isinstance(raw, Mapping):
-            problems.add(where, f"must be a mapping with name, at and factor, got {_kind(raw)}")
-            continue
+
+    def launch(raw: Mapping[Any, Any], where: str) -> Launch | None:
         _unknown_keys(raw, _LAUNCH_KEYS, where, problems)
         name = _string(raw.get("name", _UNSET), f"{where}.name", problems)
         at = _time(raw.get("at", _UNSET), f"{where}.at", problems)
         factor = _positive(raw.get("factor", _UNSET), f"{where}.factor", problems)
         if name is None or at is None or factor is None:
-            continue
-        if name in names:
-            problems.add(f"{where}.name", f"duplicate launch {_show(name)} "
-                                          f"(also {path}[{names[name]}])")
-            continue
-        names[name] = index
-        launches.append(Launch(name, at, factor))
-    return tuple(sorted(launches, key=lambda launch: launch.at))
+            return None
+        return Launch(name, at, factor)
+
+    launches = _unique_names(value, path, problems, duplicate="duplicate launch {name} (also "
+                             "{first})", parse=launch, shape=" with name, at and factor")
+    return tuple(sorted(launches.values(), key=lambda launch: launch.at))
 
 
 def _time(value: object, path: str, problems: _Problems) -> float | None:

@@ -128,6 +128,7 @@ class FieldBatch:
         self.records = records
         self.ends = ends
         self._values: dict[str, list[Any]] = {}
+        self._floats: dict[str, npt.NDArray[np.float64]] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -147,9 +148,13 @@ class FieldBatch:
         return self.values(key).count(msgspec.UNSET) != len(self.records)
 
     def floats(self, key: str) -> npt.NDArray[np.float64]:
-        """ts or latency_ms as an array (latency_ms NaN when missing)."""
-        return np.fromiter(map(self.schema.getter(key), self.records), dtype=np.float64,
-                           count=len(self.records))
+        """ts or latency_ms as an array (latency_ms NaN when missing), read once."""
+        column = self._floats.get(key)
+        if column is None:
+            column = self._floats[key] = np.fromiter(
+                map(self.schema.getter(key), self.records), dtype=np.float64,
+                count=len(self.records))
+        return column
 
     def ints(self, key: str) -> npt.NDArray[np.int64] | None:
         """status as an array (-1 when missing); None if one is beyond 64 bits."""

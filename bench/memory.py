@@ -21,6 +21,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--hours", type=float, default=6.0)
+    parser.add_argument("--logs", type=Path, help="copy the workers' logs to this folder")
     parser.add_argument("--alerting", action="store_true",
                         help="every series pages (default: healthy series, no alerts)")
     args = parser.parse_args()
@@ -151,6 +153,10 @@ def main() -> None:
               f"{sum(map(int, restored)):,} series restored from {PARTITIONS} partitions; "
               f"peak RSS after recovery {peak_rss_mib(second.pid):,.0f} MiB", flush=True)
         stop(second)
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for name in ("first", "second"):
+                shutil.copy(workdir / f"{name}.log", args.logs / f"{name}.log")
 
 
 if __name__ == "__main__":

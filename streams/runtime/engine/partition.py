@@ -57,6 +57,11 @@ class Output:
 
 
 
+def partition_prefix(partition: int) -> bytes:
+    """The key prefix of a partition's checkpoints in the engine's changelog."""
+    return b"%d|" % partition
+
+
 class PartitionProcessor:
     """The engine of one input partition and what it has seen."""
 
@@ -74,7 +79,7 @@ class PartitionProcessor:
         # published after it; on restore, those not found on the topic are published.
         self.outbox: list[Alert] = []
         self.alert_offsets: dict[int, int] = {}  # alerts partition -> last offset we published
-        self.log = CheckpointLog(b"%d|" % partition)
+        self.log = CheckpointLog(partition_prefix(partition))
         self._last_checkpoint: object = None
         # Capacity planning (the SLO file's `capacity`): off, and free, without plans.
         self.demand = PartitionDemand(slo_file) if slo_file.capacity else None

@@ -33,7 +33,7 @@ from aiokafka.partitioner import murmur2
 
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
-from streams.runtime.engine.partition import Output, PartitionProcessor
+from streams.runtime.engine.partition import Output, PartitionProcessor, partition_prefix
 from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
@@ -60,7 +60,7 @@ class EngineService(CheckpointedService):
 
     def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
         super().__init__(settings, slo_file, role="engine", state="engine",
-                         max_records=settings.batch_size, **kwargs)
+                         max_records=settings.batch_size, prefix=partition_prefix, **kwargs)
         self.engine_settings = EngineSettings(eval_interval=settings.eval_interval,
                                               lateness=settings.lateness,
                                               budget_interval=settings.budget_interval)

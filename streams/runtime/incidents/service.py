@@ -77,7 +77,7 @@ class IncidentService(CheckpointedService):
 
     def __init__(self, settings: Settings, slo_file: SloFile, **kwargs: Any) -> None:
         super().__init__(settings, slo_file, role="incidents", state="incident",
-                         max_records=2000, **kwargs)
+                         max_records=2000, prefix=lambda partition: b"", **kwargs)
         self.inputs = [self.topics.alerts, self.topics.commands, self.topics.deploys,
                        self.topics.budgets, self.topics.toil, self.topics.capacity]
         self.assignor = AllToOneAssignor(settings.advertised_api)

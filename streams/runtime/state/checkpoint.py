@@ -11,14 +11,25 @@ state, and an outbox chunk of the other key set is never read, so a partial chec
 overwrites the complete one. Such an entry is written again, with its complete state, by the
 next checkpoint before its meta record: that meta record would otherwise make it count.
 
+Where a restore starts reading: the meta record carries `from`, an offset at or before the
+latest record of every entry stored, of the outbox and of the meta record itself. A restore
+finds the last meta record near the end of the partition and reads from its `from`, so it
+reads what one or a few checkpoints wrote, not every version of every entry (a changelog the
+broker does not compact holds them all). `from` follows the entries as they are written again;
+an entry left unwritten for long holds it back, so a checkpoint also writes again, unchanged,
+the entries written longest ago once the log behind the oldest grows past `REFRESH_SPAN` times
+the entries stored (a few each checkpoint). A meta record without `from` (written before it
+existed) means the start of the partition.
+
 Pure: no Kafka, no asyncio. Keys are `<prefix>m` (meta), `<prefix>o|<0|1>|<n>` (outbox) and
 any other key under the prefix for entries.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,6 +38,8 @@ from streams.domain.stored import StoredState
 
 NULL = b"null"  # an entry's stored state when it has none (removed, or not there yet)
 OUTBOX_BYTES = 128 << 10  # per outbox chunk: far below the broker's message limit
+REFRESH_SPAN = 4  # the log a restore reads is kept below about this many times the entries
+REFRESH_MIN = 16  # entries written again at least, per checkpoint that refreshes
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +47,22 @@ class Checkpoint:
     """The changelog records of one checkpoint, in the order they must be written."""
 
     records: list[tuple[bytes, bytes]]  # entries, then outbox chunks
-    meta: tuple[bytes, bytes]  # written alone after the records are stored
+    meta_key: bytes
+    meta_fields: StoredState
     deletions: list[bytes]  # keys to delete once the meta record is stored
+    placed: Callable[[int | None], int] = field(default=lambda start: 0, repr=False,
+                                                compare=False)
+
+    @property
+    def meta(self) -> tuple[bytes, bytes]:
+        """The meta record, for where the records were stored is not known (restores read the
+        partition from its start)."""
+        return self.meta_key, orjson.dumps(self.meta_fields)
+
+    def meta_after(self, start: int | None) -> tuple[bytes, bytes]:
+        """The meta record, once the records are stored from offset `start` of the partition
+        (None: there were none): with `from`, where a restore may start reading."""
+        return self.meta_key, orjson.dumps({**self.meta_fields, "from": self.placed(start)})
 
     def messages(self) -> list[tuple[bytes, bytes | None]]:
         """Every record in write order (deletions as None values)."""
@@ -84,6 +111,11 @@ class CheckpointLog:
         self._stored: dict[bytes, bytes] = {}  # entry key -> its state as last written
         self._torn: set[bytes] = set()  # entries last written by a checkpoint cut short
         self._removed: set[bytes] = set()  # entries stored without a state, still to delete
+        # Entries stored, oldest write first, each with the checkpoint that wrote it last; where
+        # each checkpoint's records start in the partition; the partition's end as last written.
+        self._written: OrderedDict[bytes, int] = OrderedDict()
+        self._starts: dict[int, int] = {0: 0}  # checkpoint 0: what a restore read
+        self._end = 0
 
     @property
     def torn(self) -> bool:
@@ -110,24 +142,67 @@ class CheckpointLog:
         written = {key for key, _ in changed}
         changed += [(key, stored.get(key, NULL)) for key in sorted(self._torn - written)]
         self._torn.clear()
+        changed += [(key, stored[key]) for key in self._stale({key for key, _ in changed},
+                                                               len(changed))]
         deletions = self._removed - written
         self._removed = set()
         records = []
+        seq, order = self.seq, self._written
         for key, state in changed:
             previous = stored.get(key, NULL)
             records.append((key, b'{"seq":%d,"state":%b,"previous":%b}' % (
-                self.seq, state, previous)))
+                seq, state, previous)))
             if state == NULL:
                 stored.pop(key, None)
+                order.pop(key, None)
                 deletions.add(key)
             else:
                 deletions.discard(key)
                 stored[key] = compact(state)
+                order[key] = seq
+                order.move_to_end(key)
         chunks = outbox_chunks(outbox)
-        records += [(prefix + b"o|%d|%d" % (self.seq % 2, n), chunk)
+        records += [(prefix + b"o|%d|%d" % (seq % 2, n), chunk)
                     for n, chunk in enumerate(chunks)]
-        meta_record = (prefix + b"m", orjson.dumps(dict(meta(self.seq, len(chunks)))))
-        return Checkpoint(records, meta_record, sorted(deletions))
+        size = len(records) + 1 + len(deletions)
+
+        def placed(start: int | None) -> int:
+            """Note where this checkpoint's records start; the offset a restore reads from."""
+            if start is None:  # no records: the meta record comes after the last one written
+                start = self._end
+            self._starts[seq] = start
+            self._end = max(self._end, start + size)
+            return self.low_water(start)
+
+        return Checkpoint(records, prefix + b"m", dict(meta(seq, len(chunks))),
+                          sorted(deletions), placed)
+
+    def low_water(self, start: int) -> int:
+        """The least offset holding the latest record of an entry stored (`start`: where the
+        checkpoint being written starts); checkpoints older than that are forgotten."""
+        if not self._written:
+            return start
+        oldest = next(iter(self._written.values()))
+        for old in [s for s in self._starts if s < oldest]:
+            del self._starts[old]
+        return min(start, self._starts.get(oldest, 0))
+
+    def _stale(self, written: set[bytes], changed: int) -> list[bytes]:
+        """Entries to write again unchanged: the oldest, once the log behind the oldest is over
+        REFRESH_SPAN times the entries stored."""
+        order = self._written
+        if not order:
+            return []
+        behind = self._end - self._starts.get(next(iter(order.values())), 0)
+        if behind <= REFRESH_SPAN * len(order) + REFRESH_MIN:
+            return []
+        stale: list[bytes] = []
+        for key in order:
+            if len(stale) >= max(REFRESH_MIN, changed // 4):
+                break
+            if key not in written:
+                stale.append(key)
+        return stale
 
     def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> Restored | None:
         """The state of the last complete checkpoint, from the latest value of each key (None:
@@ -136,11 +211,14 @@ class CheckpointLog:
         latest = {key[len(prefix):]: value for key, value in records
                   if value is not None and key.startswith(prefix)}
         self.seq, self._stored, self._torn, self._removed = 0, {}, set(), set()
+        self._written, self._end = OrderedDict(), 0
         meta_value = latest.pop(b"m", None)
-        if meta_value is None:
+        if meta_value is None:  # entries of a first checkpoint cut short: none counts
+            self._torn = {prefix + key for key in latest if not key.startswith(b"o|")}
             return None
         meta: StoredState = orjson.loads(meta_value)
         self.seq = int(meta["seq"])
+        self._starts = {0: int(meta.get("from", 0))}  # every entry read: at or after it
         entries: dict[bytes, Any] = {}
         for key, value in latest.items():
             if key.startswith(b"o|"):
@@ -154,6 +232,7 @@ class CheckpointLog:
             else:
                 entries[key] = state
                 self._stored[prefix + key] = compact(orjson.dumps(state))
+                self._written[prefix + key] = 0
         count = meta.get("outbox")
         outbox = [item for n in range(count if isinstance(count, int) else 0)
                   for item in orjson.loads(latest.get(b"o|%d|%d" % (self.seq % 2, n), b"[]"))]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import mode
@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from streams.domain.slo.model import SloFile
 from streams.runtime.kafka.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
-from streams.runtime.state.changelog import read_partitions
+from streams.runtime.state.changelog import read_checkpoints
 from streams.runtime.state.checkpoint import Checkpoint
 from streams.runtime.state.handover import write_checkpoint
 
@@ -35,7 +35,7 @@ class CheckpointedService(mode.Service):
     """A service of the app reading its inputs with its own consumer, its state checkpointed."""
 
     def __init__(self, settings: Settings, slo_file: SloFile, *, role: str, state: str,
-                 max_records: int, **kwargs: Any) -> None:
+                 max_records: int, prefix: Callable[[int], bytes], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.slo_file = slo_file
@@ -43,6 +43,7 @@ class CheckpointedService(mode.Service):
         self.max_records = max_records  # per fetched batch
         self.topics = settings.topics
         self.changelog = changelog_topic(settings, state)
+        self.prefix = prefix  # changelog partition -> the key prefix of its checkpoints
         self.lock = asyncio.Lock()  # one step (a batch, an idle step, a hand-over) at a time
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -75,7 +76,8 @@ class CheckpointedService(mode.Service):
         again every second (the partitions wait paused)."""
         while True:
             try:
-                return await read_partitions(self.settings, self.changelog, partitions)
+                return await read_checkpoints(self.settings, self.changelog, partitions,
+                                              lambda p: self.prefix(p) + b"m")
             except KafkaError as exc:
                 log.warning("%s: reading the state of partitions %s failed (%s); retrying",
                             self.role, partitions, exc)

@@ -7,8 +7,9 @@ the outputs of the last checkpoint that did not reach their topics are found in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -42,20 +43,25 @@ class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 async def send_batches(producer: AIOKafkaProducer, topic: str, partition: int,
-                       records: list[tuple[bytes, bytes | None]]) -> None:
+                       records: list[tuple[bytes, bytes | None]]) -> asyncio.Future[Any] | None:
     """Records to one partition in batches built here: per-message `send` costs more than the
-    engine on busy steps."""
+    engine on busy steps. Returns the first batch's delivery (its offset is the first record's),
+    None without records."""
+    first = None
     batch = producer.create_batch()
     for key, value in records:
         if batch.append(key=key, value=value, timestamp=None) is None:
             batch.close()
-            await producer.send_batch(batch, topic, partition=partition)
+            sent = await producer.send_batch(batch, topic, partition=partition)
+            first = first or sent
             batch = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:
                 raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch")
     if batch.record_count():
         batch.close()
-        await producer.send_batch(batch, topic, partition=partition)
+        sent = await producer.send_batch(batch, topic, partition=partition)
+        first = first or sent
+    return first
 
 
 async def write_checkpoint(producer: AIOKafkaProducer, topic: str, partition: int,
@@ -65,11 +71,12 @@ async def write_checkpoint(producer: AIOKafkaProducer, topic: str, partition: in
 
     The meta record starts a batch of its own: some brokers (the bundled one) report a
     partition's end offset as one past the first record of its last batch, so a read up to
-    that end still sees it.
+    that end still sees it. It carries where a restore may start reading, from the offset the
+    records were stored at.
     """
-    await send_batches(producer, topic, partition, list(checkpoint.records))
+    first = await send_batches(producer, topic, partition, list(checkpoint.records))
     await producer.flush()
-    key, value = checkpoint.meta
+    key, value = checkpoint.meta_after(None if first is None else (await first).offset)
     await producer.send(topic, value, key=key, partition=partition)
     for deleted in checkpoint.deletions:
         await producer.send(topic, None, key=deleted, partition=partition)

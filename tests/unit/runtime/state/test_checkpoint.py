@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from streams.runtime.state.checkpoint import CheckpointLog, outbox_chunks
+from streams.runtime.state.checkpoint import (
+    REFRESH_MIN,
+    REFRESH_SPAN,
+    Checkpoint,
+    CheckpointLog,
+    outbox_chunks,
+)
 
 
 def meta(seq: int, chunks: int) -> dict[str, object]:
@@ -82,3 +90,74 @@ def test_outbox_chunks_stay_below_their_size_and_keep_every_item() -> None:
     assert all(len(chunk) <= 4096 + 2 for chunk in chunks)
     assert [item for chunk in chunks for item in orjson.loads(chunk)] == list(
         map(orjson.loads, items))
+
+
+class Partition:
+    """A changelog partition as a list of records, written as `write_checkpoint` writes them."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes | None]] = []
+
+    def store(self, checkpoint: Checkpoint, *, cut: int | None = None) -> None:
+        """Store a checkpoint; `cut`: only that many of its records (a crash), no meta."""
+        start = len(self.records) if checkpoint.records else None
+        if cut is not None:
+            self.records += checkpoint.records[:cut]
+            return
+        self.records += checkpoint.records
+        self.records.append(checkpoint.meta_after(start))
+        self.records += [(key, None) for key in checkpoint.deletions]
+
+    def read_from_last_meta(self, key: bytes = b"m") -> tuple[int, list[tuple[bytes, bytes | None]]]:
+        """What a restore reads: the records from the last meta record's `from`."""
+        metas = [i for i, (k, _) in enumerate(self.records) if k == key]
+        start = int(orjson.loads(self.records[metas[-1]][1] or b"{}").get("from", 0)) if metas else 0
+        return start, self.records[start:]
+
+
+def restored_view(log: CheckpointLog, records: list[tuple[bytes, bytes | None]]) -> object:
+    restored = log.restore(records)
+    return None if restored is None else (restored.meta, restored.entries, restored.outbox,
+                                          log.torn)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(
+    st.dictionaries(st.sampled_from([b"a", b"b", b"c", b"d", b"e"]),
+                    st.sampled_from([b"1", b"2", b"3", b"null"]), max_size=5),
+    st.lists(st.sampled_from([b"7", b"8"]), max_size=2),
+    st.none() | st.integers(0, 6),
+    st.booleans()), max_size=12))
+def test_a_restore_from_the_last_meta_records_from_equals_one_from_the_start(
+    steps: list[tuple[dict[bytes, bytes], list[bytes], int | None, bool]],
+) -> None:
+    """Any run of checkpoints, some cut short, some followed by a restart: reading from `from`
+    restores what reading every record restores, and so does every later checkpoint."""
+    partition, log = Partition(), CheckpointLog()
+    for entries, outbox, cut, restart in steps:
+        partition.store(log.write(list(entries.items()), outbox, meta), cut=cut)
+        _, tail = partition.read_from_last_meta()
+        assert restored_view(CheckpointLog(), tail) == restored_view(CheckpointLog(),
+                                                                     partition.records)
+        if restart or cut is not None:  # a crash: the next writer restores from `from`
+            log = CheckpointLog()
+            log.restore(tail)
+
+
+def test_from_follows_the_entries_and_stale_ones_are_written_again() -> None:
+    """One entry written at every checkpoint, 99 never again: the read stays within
+    REFRESH_SPAN times the entries, the idle entries written again a few at a time."""
+    partition, log = Partition(), CheckpointLog()
+    partition.store(log.write([(b"e%d" % n, b"1") for n in range(100)], [], meta))
+    assert partition.read_from_last_meta()[0] == 0
+    for n in range(2000):
+        partition.store(log.write([(b"hot", b"%d" % n)], [], meta))
+        _, tail = partition.read_from_last_meta()
+        assert len(tail) <= (REFRESH_SPAN + 1) * 101 + 2 * REFRESH_MIN
+    refreshed = [key for key, _ in partition.records[-1000:] if key.startswith(b"e")]
+    assert len(set(refreshed)) == 100  # every idle entry written again, unchanged
+    restored = CheckpointLog().restore(tail)
+    assert restored is not None
+    assert restored.entries == {**{b"e%d" % n: 1 for n in range(100)}, b"hot": 1999}
+    # Without a refresh due, a checkpoint writes only what changed.
+    assert len(log.write([(b"hot", b"1")], [], meta).records) == 1

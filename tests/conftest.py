@@ -205,3 +205,20 @@ def system_binary(name: str, why: str) -> str:
     if os.environ.get(flag) == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def compiled_decoder() -> None:
+    """Skip a test of the compiled decoder where the package was built without it (no C
+    compiler); `.ci/run` sets SRE_REQUIRE_COMPILED, so in CI that fails instead."""
+    import os
+
+    import pytest
+
+    from streams.offline import columnar
+
+    if columnar._columns is None:
+        message = ("the compiled decoder (streams/offline/_columns.c) is not built: install a C "
+                   "compiler and the Python headers, then `pip install -e .` again")
+        if os.environ.get("SRE_REQUIRE_COMPILED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)

@@ -21,6 +21,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate, chain
 from operator import attrgetter
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -30,6 +31,12 @@ import orjson
 
 from streams.domain.slo.model import Slo
 from streams.offline.decoding import DecodedBatch, decode_batch
+
+_columns: ModuleType | None
+try:  # the compiled decoder (`_columns.c`); without it, msgspec records
+    from streams.offline import _columns
+except ImportError:  # pragma: no cover - the package built without its extension
+    _columns = None
 
 # Numbers orjson refuses as beyond a double (msgspec skips them unread in fields it does not
 # keep): an exponent of three digits or more (JSON puts a digit before it), or, with at most
@@ -71,6 +78,8 @@ class FieldSchema:
             rename[attribute] = key
             self._attribute[key] = attribute
         self.labels = frozenset(labels)
+        self._keys = tuple(dict.fromkeys(labels + matched))  # the compiled decoder's extra keys
+        self.compiled = _columns is not None
         self.record: type = msgspec.defstruct("Event", fields, rename=rename, gc=False)
         self._object = msgspec.json.Decoder(self.record)
         self._array = msgspec.json.Decoder(list[self.record])  # type: ignore[name-defined]
@@ -79,7 +88,7 @@ class FieldSchema:
         return attrgetter(self._attribute[key])
 
     def decode(self, values: Sequence[bytes | None], *,
-               max_bytes: int | None = None) -> FieldBatch | None:
+               max_bytes: int | None = None) -> FieldBatch | ColumnBatch | None:
         """The events of messages that are all single events or all non-empty arrays of them,
         with the message ends (see `DecodedBatch.ends`); None for anything else."""
         if not self.usable or not values:
@@ -87,6 +96,10 @@ class FieldSchema:
         try:
             if max_bytes is not None and max(map(len, values)) > max_bytes:  # type: ignore[arg-type]
                 return None
+            if self.compiled:
+                columns = self._compiled(values)
+                if columns is not None:
+                    return columns
             # Checks over the whole batch at once (neither pattern spans a line break): orjson
             # refuses invalid UTF-8 anywhere, msgspec only in the fields it reads.
             joined = b"\n".join(values)  # type: ignore[arg-type]
@@ -96,6 +109,26 @@ class FieldSchema:
                 return None
         except (TypeError, UnicodeDecodeError):  # an empty message, or not UTF-8
             return None
+        return self._records(values)
+
+    def _compiled(self, values: Sequence[bytes | None]) -> ColumnBatch | None:
+        """The compiled decoder's columns, None where it declines."""
+        assert _columns is not None
+        found = _columns.decode(values if type(values) is list else list(values), self._keys)
+        if found is None:
+            return None
+        ends, ts, status, latency, service, extra = found
+        if values[0].lstrip()[:1] == b"{":  # type: ignore[union-attr]
+            ends = range(1, len(ends) + 1)
+        factors = {"service": service, **dict(zip(self._keys, extra, strict=True))}
+        return ColumnBatch(self, ends, {"ts": np.frombuffer(ts, dtype=np.float64),
+                                        "latency_ms": np.frombuffer(latency, dtype=np.float64)},
+                           np.frombuffer(status, dtype=np.int64),
+                           {key: (distinct, np.frombuffer(codes, dtype=np.int64))
+                            for key, (distinct, codes) in factors.items()})
+
+    def _records(self, values: Sequence[bytes | None]) -> FieldBatch | None:
+        """msgspec records of messages screened for what orjson refuses."""
         # Each message decoded on its own (as one JSON document, exactly as orjson reads it).
         first = values[0].lstrip()[:1]  # type: ignore[union-attr]
         try:
@@ -164,9 +197,72 @@ class FieldBatch:
         except OverflowError:
             return None
 
+    def factors(self, key: str) -> tuple[list[Any], npt.NDArray[np.int64]]:
+        """A string field's distinct values in order of first appearance (labels "" when
+        missing, other keys msgspec.UNSET), and each event's index among them."""
+        values = self.values(key)
+        index = {value: i for i, value in enumerate(dict.fromkeys(values))}
+        return list(index), np.fromiter(map(index.__getitem__, values), dtype=np.int64,
+                                        count=len(values))
+
     def slice(self, begin: int, end: int) -> FieldBatch:
         """Events begin..end-1 (message ends are not carried over)."""
         return FieldBatch(self.schema, self.records[begin:end], ())
+
+
+class ColumnBatch:
+    """Events as the compiled decoder gives them: number columns, and string fields as their
+    distinct values with a code per event. The same reads as `FieldBatch`."""
+
+    def __init__(self, schema: FieldSchema, ends: Sequence[int],
+                 floats: dict[str, npt.NDArray[np.float64]], status: npt.NDArray[np.int64],
+                 factors: dict[str, tuple[list[Any], npt.NDArray[np.int64]]]) -> None:
+        self.schema = schema
+        self.ends = ends
+        self._floats = floats
+        self._status = status
+        self._factors = factors  # codes -1 where missing, until read by `factors`
+        self._values: dict[str, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    def factors(self, key: str) -> tuple[list[Any], npt.NDArray[np.int64]]:
+        """As `FieldBatch.factors` (a missing value has the code of "" or of UNSET)."""
+        distinct, codes = self._factors[key]
+        missing = codes < 0
+        if missing.any():
+            absent = "" if key in self.schema.labels else msgspec.UNSET
+            distinct = list(distinct)
+            if absent not in distinct:
+                distinct.append(absent)
+            codes = np.where(missing, distinct.index(absent), codes)
+            self._factors[key] = distinct, codes
+        return distinct, codes
+
+    def values(self, key: str) -> list[Any]:
+        column = self._values.get(key)
+        if column is None:
+            distinct, codes = self.factors(key)
+            column = self._values[key] = list(map(distinct.__getitem__, codes.tolist()))
+        return column
+
+    def present(self, key: str) -> bool:
+        """`slo` and `ok`: never (the compiled decoder declines them)."""
+        return False
+
+    def floats(self, key: str) -> npt.NDArray[np.float64]:
+        return self._floats[key]
+
+    def ints(self, key: str) -> npt.NDArray[np.int64] | None:
+        return self._status
+
+    def slice(self, begin: int, end: int) -> ColumnBatch:
+        """Events begin..end-1 (message ends are not carried over)."""
+        return ColumnBatch(self.schema, (), {k: v[begin:end] for k, v in self._floats.items()},
+                           self._status[begin:end],
+                           {key: (self.factors(key)[0], self.factors(key)[1][begin:end])
+                            for key in self._factors})
 
 
 class Deferred(Sequence[Any]):
@@ -223,7 +319,8 @@ class Deferred(Sequence[Any]):
         return iter(shared[-1][self._begin:self._end])
 
 
-def deferred_batch(values: Sequence[bytes | None], fields: FieldBatch) -> DecodedBatch:
+def deferred_batch(values: Sequence[bytes | None],
+                   fields: FieldBatch | ColumnBatch) -> DecodedBatch:
     """The batch `fields` was decoded from as `decode_batch` gives it, its dict events decoded
     only if they are read (the typed columns declined, or an event refused)."""
     return DecodedBatch(Deferred(values, fields.ends), fields.ends,

@@ -78,9 +78,15 @@ class ServiceIndex:
         routes of the service's SLOs or None to decline the batch."""
         service_codes = np.fromiter(map(codes_of.__getitem__, services), dtype=np.int64,
                                     count=len(services))
-        matched = np.zeros(len(services), dtype=np.bool_)
+        return self._routed_codes(ts, service_codes, routes_of)
+
+    def _routed_codes(self, ts: npt.NDArray[np.float64], service_codes: _Rows,
+                      routes_of: Callable[[int, _Rows], list[RouteColumns] | None]
+                      ) -> BatchColumns | None:
+        """`_routed` with each event's service code (-1 unknown) read already."""
+        matched = np.zeros(len(service_codes), dtype=np.bool_)
         routes: list[RouteColumns] = []
-        for code in sorted(code for code in codes_of.values() if code >= 0):
+        for code in np.unique(service_codes[service_codes >= 0]).tolist():
             found = routes_of(code, np.flatnonzero(service_codes == code))
             if found is None:
                 return None

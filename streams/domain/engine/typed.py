@@ -35,6 +35,8 @@ class FieldColumns(Protocol):
 
     def ints(self, key: str) -> npt.NDArray[np.int64] | None: ...
 
+    def factors(self, key: str) -> tuple[list[Any], npt.NDArray[np.int64]]: ...
+
 
 class TypedClassifier(ServiceIndex):
     """Classifies batches of typed columns for a file's SLOs, or declines them."""
@@ -43,9 +45,9 @@ class TypedClassifier(ServiceIndex):
         ts = batch.floats("ts")
         if not ((ts >= EARLIEST) & (ts < LATEST)).all() or batch.present("slo"):
             return None
-        services = batch.values("service")
+        names, services = batch.factors("service")
         lookup = self._service_code.get
-        codes_of = {name: lookup(name, -1) for name in set(services)}
+        codes_of = {name: lookup(name, -1) for name in names}
         if "" in codes_of:
             return None
         reads = _Reads(batch)
@@ -59,15 +61,14 @@ class TypedClassifier(ServiceIndex):
                 found.append(route)
             return found
 
-        return self._routed(ts, services, codes_of, routes_of)
+        service_codes = np.array([codes_of[name] for name in names], dtype=np.int64)[services]
+        return self._routed_codes(ts, service_codes, routes_of)
 
     def _route(self, position: int, rows: _Rows, reads: _Reads) -> RouteColumns | None:
         slo = self._slos[position]
         for key, value in slo.match:
-            column = reads.batch.values(key)
-            keep = np.fromiter((column[row] == value for row in rows.tolist()),
-                               dtype=np.bool_, count=len(rows))
-            rows = rows[keep]
+            distinct, codes = reads.batch.factors(key)
+            rows = rows[codes[rows] == distinct.index(value)] if value in distinct else rows[:0]
         if not len(rows):
             return RouteColumns(position, rows, [], rows, rows)
         good = reads.good(slo, rows)
@@ -118,14 +119,9 @@ class _Reads:
     def _label(self, key: str) -> tuple[list[str], _Rows] | None:
         """The distinct values of a label and each event's index among them."""
         if key not in self._labels:
-            values = self.batch.values(key)
-            distinct = list(dict.fromkeys(values))
-            if max(map(len, distinct), default=0) > MAX_LABEL:
-                self._labels[key] = None
-            else:
-                index = {value: i for i, value in enumerate(distinct)}
-                self._labels[key] = (distinct, np.fromiter(map(index.__getitem__, values),
-                                                           dtype=np.int64, count=len(values)))
+            distinct, codes = self.batch.factors(key)
+            too_long = max(map(len, distinct), default=0) > MAX_LABEL
+            self._labels[key] = None if too_long else (distinct, codes)
         return self._labels[key]
 
     def series(self, group_by: tuple[str, ...], rows: _Rows) -> tuple[list[SeriesKey], _Rows] | None:

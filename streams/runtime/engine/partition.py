@@ -19,7 +19,7 @@ import orjson
 from streams.domain.engine.evaluation import Engine, EngineSettings, EngineStats
 from streams.domain.slo.model import SloFile
 from streams.domain.stored import StoredState
-from streams.offline.columnar import Deferred, FieldBatch, FieldSchema, deferred_batch
+from streams.offline.columnar import ColumnBatch, Deferred, FieldBatch, FieldSchema, deferred_batch
 from streams.offline.decoding import DecodedBatch, decode_batch
 from streams.runtime.engine.demand import STATE_PREFIX, PartitionDemand
 from streams.runtime.state.checkpoint import Checkpoint, CheckpointLog
@@ -134,7 +134,7 @@ class PartitionProcessor:
             out.alerts += runway
         return out
 
-    def _count(self, batch: DecodedBatch, fields: FieldBatch | None,
+    def _count(self, batch: DecodedBatch, fields: FieldBatch | ColumnBatch | None,
                offset_at: Callable[[int], int], now: float, max_output: int | None,
                out: Output) -> int:
         """Feed the events to the engine in runs of whole messages of about INGEST_CHUNK events;

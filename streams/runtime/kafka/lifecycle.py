@@ -36,11 +36,37 @@ async def finishing(lock: asyncio.Lock, name: str) -> AsyncIterator[None]:
         lock.release()
 
 
+def leave_from_generation_zero(consumer: Any) -> None:
+    """Make a group consumer leave its group at stop also in generation 0.
+
+    aiokafka sends LeaveGroup only from a generation above 0, and some brokers (the bundled
+    one) number a group's first generation 0: a worker stopped in it stayed a member until its
+    session expired, and a worker started meanwhile waited for that (and, on the bundled
+    broker, for a failed SyncGroup with the departed member named leader: 8-10 s more).
+    LeaveGroup names the member, not the generation; the generation is set above 0 only once
+    the heartbeats have stopped, for aiokafka's own leave.
+    """
+    coordinator: Any = getattr(consumer, "_coordinator", None)  # aiokafka's GroupCoordinator
+    leave = getattr(coordinator, "_maybe_leave_group", None)
+    if leave is None or getattr(leave, "from_generation_zero", False):
+        return
+
+    async def leave_group() -> None:
+        if coordinator.generation == 0 and coordinator.member_id:
+            coordinator.generation = 1
+        await leave()
+
+    leave_group.from_generation_zero = True  # type: ignore[attr-defined]
+    coordinator._maybe_leave_group = leave_group
+
+
 async def stop_clients(name: str, *clients: Any) -> None:
-    """Stop aiokafka clients, each within STOP_GRACE seconds (see `finishing`)."""
+    """Stop aiokafka clients, each within STOP_GRACE seconds (see `finishing`); a group consumer
+    leaves its group (`leave_from_generation_zero`)."""
     for client in clients:
         if client is None:
             continue
+        leave_from_generation_zero(client)
         try:
             async with asyncio.timeout(STOP_GRACE):
                 await client.stop()

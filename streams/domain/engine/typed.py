@@ -9,6 +9,7 @@ the dict path, which is exact.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -50,21 +51,22 @@ class TypedClassifier(ServiceIndex):
         codes_of = {name: lookup(name, -1) for name in names}
         if "" in codes_of:
             return None
-        reads = _Reads(batch)
+        service_codes = np.array([codes_of[name] for name in names], dtype=np.int64)[services]
+        reads = _Reads(batch, service_codes, len(self._by_code))
 
         def routes_of(code: int, rows: _Rows) -> list[RouteColumns] | None:
             found = []
             for position in self._by_code[code]:
-                route = self._route(position, rows, reads)
+                route = self._route(position, code, rows, reads)
                 if route is None:
                     return None
                 found.append(route)
             return found
 
-        service_codes = np.array([codes_of[name] for name in names], dtype=np.int64)[services]
         return self._routed_codes(ts, service_codes, routes_of)
 
-    def _route(self, position: int, rows: _Rows, reads: _Reads) -> RouteColumns | None:
+    def _route(self, position: int, service: int, rows: _Rows,
+               reads: _Reads) -> RouteColumns | None:
         slo = self._slos[position]
         for key, value in slo.match:
             distinct, codes = reads.batch.factors(key)
@@ -74,7 +76,9 @@ class TypedClassifier(ServiceIndex):
         good = reads.good(slo, rows)
         if good is None:
             return None
-        found = reads.series(slo.group_by, rows)
+        # All of the service's rows: their series read off the whole batch at once.
+        found = (reads.series(slo.group_by, rows) if slo.match else
+                 reads.service_series(slo.group_by, service, rows))
         if found is None:
             return None
         series, codes = found
@@ -84,10 +88,13 @@ class TypedClassifier(ServiceIndex):
 class _Reads:
     """Whole-batch columns, each made once per batch."""
 
-    def __init__(self, batch: FieldColumns) -> None:
+    def __init__(self, batch: FieldColumns, service_codes: _Rows, services: int) -> None:
         self.batch = batch
+        self._service_codes = service_codes  # each event's service code, -1 unknown
+        self._services = services  # codes there are
         self._arrays: dict[str, Any] = {}
         self._labels: dict[str, tuple[list[str], _Rows] | None] = {}
+        self._by_service: dict[tuple[str, ...], tuple[dict[int, list[SeriesKey]], _Rows] | None] = {}
 
     def _array(self, key: str) -> Any:
         if key not in self._arrays:
@@ -111,10 +118,7 @@ class _Reads:
         status = statuses[rows]
         if not ((status >= 100) & (status <= 599)).all():
             return None
-        bad = np.isin(status // 100, list(sli.bad_classes))
-        if sli.bad_codes:
-            bad |= np.isin(status, list(sli.bad_codes))
-        return (~bad).astype(np.int64)
+        return _good_statuses(tuple(sorted(sli.bad_classes)), tuple(sorted(sli.bad_codes)))[status]
 
     def _label(self, key: str) -> tuple[list[str], _Rows] | None:
         """The distinct values of a label and each event's index among them."""
@@ -123,6 +127,49 @@ class _Reads:
             too_long = max(map(len, distinct), default=0) > MAX_LABEL
             self._labels[key] = None if too_long else (distinct, codes)
         return self._labels[key]
+
+    def service_series(self, group_by: tuple[str, ...], service: int,
+                       rows: _Rows) -> tuple[list[SeriesKey], _Rows] | None:
+        """`series` for `rows` that are all of a service's events: one pass over the batch for
+        every service with this group_by (a series' first appearance among the service's
+        events is its first in the batch, so the order is the same)."""
+        if group_by not in self._by_service:
+            self._by_service[group_by] = self._service_series(group_by)
+        found = self._by_service[group_by]
+        if found is None:
+            return self.series(group_by, rows)
+        series, ranks = found
+        return series.get(service, []), ranks[rows]
+
+    def _service_series(self, group_by: tuple[str, ...]
+                        ) -> tuple[dict[int, list[SeriesKey]], _Rows] | None:
+        """Each service's series in order of first appearance, and each event's index among
+        its service's series; None where the codes could overflow (`series` decides)."""
+        if np.prod([float(len(self.batch))] * len(group_by)) * (self._services + 1) >= 2.0**62:
+            return None
+        labels = []
+        combined = np.zeros(len(self.batch), dtype=np.int64)
+        for name in group_by:
+            found = self._label(name)
+            if found is None:
+                return None
+            distinct, codes = found
+            combined = combined * len(distinct) + codes
+            labels.append(distinct)
+        span = int(np.prod([len(distinct) for distinct in labels], dtype=np.int64))
+        keys = np.where(self._service_codes >= 0, self._service_codes * span + combined, -1)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        rank = np.full(len(unique), -1, dtype=np.int64)
+        by_service: dict[int, list[SeriesKey]] = {}
+        for index in np.argsort(first, kind="stable").tolist():
+            code = int(unique[index])
+            if code < 0:
+                continue  # events of services without SLOs
+            service, combination = divmod(code, span)
+            series = by_service.setdefault(service, [])
+            rank[index] = len(series)
+            series.append(_labels_of(combination, labels))
+        return by_service, rank[inverse.reshape(-1)]
 
     def series(self, group_by: tuple[str, ...], rows: _Rows) -> tuple[list[SeriesKey], _Rows] | None:
         """Series in order of first appearance among `rows`, and each row's index among them."""
@@ -143,11 +190,22 @@ class _Reads:
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        series: list[SeriesKey] = []
-        for key in unique[order].tolist():
-            parts = []
-            for distinct in reversed(labels):
-                key, part = divmod(key, len(distinct))
-                parts.append(distinct[part])
-            series.append(tuple(reversed(parts)))
+        series = [_labels_of(key, labels) for key in unique[order].tolist()]
         return series, rank[inverse.reshape(-1)]
+
+
+@lru_cache(maxsize=64)
+def _good_statuses(bad_classes: tuple[int, ...], bad_codes: tuple[int, ...]) -> _Rows:
+    """1 for each status code 0-599 that counts as good, 0 for a bad one (a table to index)."""
+    status = np.arange(600)
+    bad = np.isin(status // 100, bad_classes) | np.isin(status, bad_codes)
+    return (~bad).astype(np.int64)
+
+
+def _labels_of(key: int, labels: list[list[str]]) -> SeriesKey:
+    """The label values a combined code stands for (the first key's code most significant)."""
+    parts = []
+    for distinct in reversed(labels):
+        key, part = divmod(key, len(distinct))
+        parts.append(distinct[part])
+    return tuple(reversed(parts))

@@ -12,7 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY . .
-RUN pip install --no-cache-dir .
+# A C compiler for the columnar decoder (streams/offline/_columns.c), removed once it is built.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+    && python -c "import streams.offline._columns"
 
 # Unprivileged user; its home is the working directory, where Faust keeps its
 # data directory ("<app id>-data"), so it has to be writable.

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, pairwise
 
 import numpy as np
 
@@ -35,6 +36,25 @@ class EngineStats:
     dead_letters: Counter[str] = field(default_factory=Counter)
     firing: Counter[str] = field(default_factory=Counter)
     resolved: Counter[str] = field(default_factory=Counter)
+
+
+class _Flat:
+    """The samples of a batch's routes in one array ascending by row (at a row, in route
+    order), each with its series' number among all the routes' series."""
+
+    def __init__(self, routes: list[RouteColumns], runtimes: Sequence[SloRuntime]) -> None:
+        self.positions = [route.position for route in routes]
+        self.keys = [(runtimes[route.position], key) for route in routes for key in route.series]
+        self.starts = [0, *accumulate(len(route.series) for route in routes)]
+        rows = np.concatenate([route.rows for route in routes]) if routes else np.zeros(0, np.int64)
+        order = np.argsort(rows, kind="stable")
+        self.rows = rows[order]
+        self.route = np.repeat(np.arange(len(routes)), [len(r.rows) for r in routes])[order]
+        self.numbers = (np.concatenate([route.codes + start for route, start in
+                                        zip(routes, self.starts, strict=False)])[order]
+                        if routes else np.zeros(0, np.int64))
+        self.good = (np.concatenate([route.good for route in routes])[order] if routes
+                     else np.zeros(0, np.int64))
 
 
 class Ingestion:
@@ -151,6 +171,7 @@ class Ingestion:
         index = np.ceil(ts / e).astype(np.int64)
         watermarks = np.maximum.accumulate(ts) - self._lateness
         rejected: list[tuple[int, str]] = []
+        flat = _Flat(columns.routes, self._runtimes)
         cursor, n = 0, len(events)
         while cursor < n:
             if clock.instant is None or clock.next is None:
@@ -160,7 +181,7 @@ class Ingestion:
                 continue
             crossing = int(np.searchsorted(watermarks, clock.next * e, side="left"))
             last = min(max(crossing, cursor), n - 1)
-            if not self._apply_rows(columns.routes, columns.matched, index, cursor, last):
+            if not self._apply_rows(flat, columns.matched, index, cursor, last):
                 return rejected + self._ingest_each(events, cursor, not_after)
             chunk = ts[cursor:last + 1]
             low, high = float(chunk.min()), float(chunk.max())
@@ -190,41 +211,40 @@ class Ingestion:
                 rejected.append((position, str(exc)))
         return rejected
 
-    def _apply_rows(self, routes: list[RouteColumns], matched: np.ndarray, index: np.ndarray,
+    def _apply_rows(self, flat: _Flat, matched: np.ndarray, index: np.ndarray,
                     first: int, last: int) -> bool:
-        """Count rows first..last (no evaluation falls between them); False if one is too old."""
+        """Count rows first..last (no evaluation falls between them); False if one is too old.
+
+        All routes at once: their rows in one ascending array (`_Flat`), each sample
+        carrying the number of its series among all the routes' series."""
         instant = self._clock.instant
         assert instant is not None
-        slices = []
-        for route in routes:
-            lo = int(np.searchsorted(route.rows, first, side="left"))
-            hi = int(np.searchsorted(route.rows, last, side="right"))
-            if lo == hi:
-                continue
-            indices = index[route.rows[lo:hi]]
-            oldest = int(indices.min())
-            if oldest <= instant and not self._runtimes[route.position].plan.holds(oldest, instant):
-                return False
-            slices.append((route, lo, hi, indices))
-        stats = self.stats
-        for route, lo, hi, indices in slices:
-            runtime = self._runtimes[route.position]
-            codes = route.codes[lo:hi]
-            known = [runtime.series.get(key) for key in route.series]
+        lo = int(np.searchsorted(flat.rows, first, side="left"))
+        hi = int(np.searchsorted(flat.rows, last, side="right"))
+        if lo < hi:
+            indices = index[flat.rows[lo:hi]]
+            numbers = flat.numbers[lo:hi]
+            late = indices <= instant
+            any_late = bool(late.any())
+            if any_late:  # each SLO's oldest late sample must still have a bucket
+                routes = flat.route[lo:hi][late]
+                for route in np.unique(routes).tolist():
+                    oldest = int(indices[late][routes == route].min())
+                    if not self._runtimes[flat.positions[route]].plan.holds(oldest, instant):
+                        return False
+            known = [runtime.series.get(key) for runtime, key in flat.keys]
             if None in known:
-                # Create new series in order of first appearance, as event by event would.
-                order, firsts = np.unique(codes, return_index=True)
-                for code in order[np.argsort(firsts)].tolist():
-                    if known[code] is None:
-                        known[code] = self._registry.new_series(runtime, route.series[code])
-            if int(indices.min()) <= instant:
-                for code in np.unique(codes[indices <= instant]).tolist():
-                    catch_up(known[code], instant)
+                present = np.unique(numbers).tolist()
+                if any(known[number] is None for number in present):
+                    self._new_series(flat, known, numbers)
+            if any_late:
+                for number in np.unique(numbers[late]).tolist():
+                    catch_up(known[number], instant)
             base = int(indices.min())
             span = int(indices.max()) - base + 1
-            keys = codes * span + (indices - base)
-            good = route.good[lo:hi]
-            if len(route.series) * span <= 4 * len(keys) + 64:
+            keys = numbers * span + (indices - base)
+            good = flat.good[lo:hi]
+            if len(known) * span <= 4 * len(keys) + 64:
                 totals = np.bincount(keys)
                 present = np.flatnonzero(totals)
                 goods = np.bincount(keys, weights=good)[present].astype(np.int64).tolist()
@@ -237,18 +257,32 @@ class Ingestion:
                 cells = unique.tolist()
             dirty = self._dirty
             for cell, good_count, total in zip(cells, goods, counts, strict=True):
-                code, offset = divmod(cell, span)
-                counted = known[code]
+                number, offset = divmod(cell, span)
+                counted = known[number]
                 assert counted is not None
                 counted.counters.add(base + offset, good_count, total)
                 dirty.add(counted)
-            stats.samples += hi - lo
+            self.stats.samples += hi - lo
+        stats = self.stats
         rows = matched[first:last + 1]
         hits = int(rows.sum())
         stats.events += last + 1 - first
         stats.unmatched += len(rows) - hits
         stats.late += int((rows & (index[first:last + 1] <= instant)).sum())
         return True
+
+    def _new_series(self, flat: _Flat, known: list[Series | None], numbers: np.ndarray) -> None:
+        """Create the missing series of these samples SLO by SLO, each SLO's in order of first
+        appearance, as event by event would."""
+        for route, (start, stop) in enumerate(pairwise(flat.starts)):
+            mine = numbers[(numbers >= start) & (numbers < stop)]
+            if not len(mine):
+                continue
+            order, firsts = np.unique(mine, return_index=True)
+            runtime = self._runtimes[flat.positions[route]]
+            for number in order[np.argsort(firsts)].tolist():
+                if known[number] is None:
+                    known[number] = self._registry.new_series(runtime, flat.keys[number][1])
 
     def reject(self, reason: str) -> None:
         """Count an event that failed before decoding (bad JSON, oversized)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import struct
 from itertools import pairwise
 
 import msgspec
@@ -203,3 +205,26 @@ def test_the_compiled_decoder_declines_what_it_does_not_read_exactly(value: byte
     from streams.offline import _columns
     assert _columns.decode([PLAIN + b"}"], KEYS) is not None
     assert _columns.decode([PLAIN + b"}", value], KEYS) is None
+
+
+def test_the_compiled_decoder_reads_numbers_to_the_same_double_as_python() -> None:
+    """Its exact fast path (15 digits, powers of ten up to 22) and its fallback, bit for bit,
+    on numbers of many shapes."""
+    compiled_decoder()
+    from streams.offline import _columns
+    rng = random.Random(1)
+    shapes = [lambda: f"{rng.uniform(1.7e9, 1.8e9):.{rng.randint(0, 6)}f}",
+              lambda: f"{rng.expovariate(1 / 80):.{rng.randint(0, 17)}f}",
+              lambda: repr(rng.uniform(0, 1e4)),
+              lambda: f"{rng.randint(0, 10**15)}e{rng.randint(-30, 30)}",
+              lambda: f"{rng.random():.{rng.randint(0, 19)}e}",
+              lambda: f"0.{'0' * rng.randint(0, 25)}{rng.randint(1, 10**rng.randint(1, 14))}",
+              lambda: f"-{rng.randint(0, 999)}.{rng.randint(0, 10**rng.randint(1, 16))}"]
+    read, expected = [], []
+    for text in (rng.choice(shapes)() for _ in range(20_000)):
+        found = _columns.decode([b'{"ts":1,"service":"a","latency_ms":%s}' % text.encode()], ())
+        if found is not None:  # declined: over 40 characters
+            read.append(found[3])
+            expected.append(struct.pack("d", float(text)))
+    assert len(read) > 19_000
+    assert read == expected

@@ -18,6 +18,7 @@ Pure: time comes from the snapshots (event time).
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -113,13 +114,14 @@ class Tier:
                 yield Point(values[i], values[i + 1], values[i + 2], values[i + 3])
 
     def chunk_values(self, chunk: int) -> list[float]:
-        """The flat values of the points of one chunk (empty: the chunk is gone)."""
+        """The flat values of the points of one chunk (empty: the chunk is gone). Points are
+        held oldest first, so a chunk's points are one run, found by bisection."""
         values = self.values
-        found: list[float] = []
-        for i in range(0, len(values), FIELDS):
-            if self.chunk(values[i]) == chunk:
-                found += values[i:i + FIELDS]
-        return found
+        first = bisect_left(range(len(values) // FIELDS), chunk,
+                            key=lambda i: self.chunk(values[i * FIELDS]))
+        end = bisect_left(range(first, len(values) // FIELDS), chunk + 1,
+                          key=lambda i: self.chunk(values[i * FIELDS])) + first
+        return values[first * FIELDS:end * FIELDS].tolist()
 
 
 class SeriesHistory:

@@ -6,6 +6,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # RFC 3339 date-time (section 5.6): `T` and `Z` in either case, and a space for the `T`, as
 # the RFC allows; the offset may be left out (contracts §1: naive strings are UTC). Nothing
@@ -23,6 +24,21 @@ class TimestampError(ValueError):
     """A `ts` value that is neither epoch seconds nor an RFC 3339 string."""
 
 
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> float:
+    """An RFC 3339 string's epoch seconds; the latest kept: the budget snapshots and alerts of
+    one evaluation all carry the same `at`, read several times each (refusals are not kept)."""
+    try:
+        if _RFC3339.fullmatch(value) is None:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise TimestampError(f"ts is not RFC 3339: {value[:64]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return _in_range(parsed.timestamp())
+
+
 def parse_ts(value: object) -> float:
     """Epoch seconds from an int/float or an RFC 3339 string (naive strings are UTC)."""
     if isinstance(value, float | int) and not isinstance(value, bool):
@@ -34,15 +50,7 @@ def parse_ts(value: object) -> float:
             raise TimestampError("ts is not a finite number")
         return _in_range(seconds)
     if isinstance(value, str):
-        try:
-            if _RFC3339.fullmatch(value) is None:
-                raise ValueError(value)
-            parsed = datetime.fromisoformat(value.upper())
-        except ValueError:
-            raise TimestampError(f"ts is not RFC 3339: {value[:64]!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return _in_range(parsed.timestamp())
+        return _parse_text(value)
     raise TimestampError(f"ts must be epoch seconds or an RFC 3339 string, got {type(value).__name__}")
 
 
@@ -52,8 +60,10 @@ def _in_range(seconds: float) -> float:
     return seconds
 
 
+@lru_cache(maxsize=1024)
 def format_ts(seconds: float) -> str:
-    """RFC 3339 UTC with milliseconds and a `Z` suffix."""
+    """RFC 3339 UTC with milliseconds and a `Z` suffix (the latest kept: every series' output
+    of one evaluation instant carries the same time)."""
     millis = round(seconds * 1000)
     whole, ms = divmod(millis, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"

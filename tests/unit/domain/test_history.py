@@ -3,6 +3,8 @@ finest tier wherever it reaches."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from streams.domain.history import (
@@ -104,3 +106,19 @@ def test_snapshots_of_an_slo_not_in_the_file_are_not_kept() -> None:
 @pytest.mark.parametrize("period", [HOUR, DAY, 7 * DAY, 30 * DAY, 90 * DAY])
 def test_every_period_holds_at_most_1368_points(period: float) -> None:
     assert sum(t.capacity for t in tiers_for(period)) <= 361 + 289 + 721
+
+
+def test_a_chunk_holds_exactly_the_points_of_its_chunk() -> None:
+    """Chunk values found by bisection are those a scan of every point finds."""
+    rng = random.Random(3)
+    history = SeriesHistory(30 * DAY)
+    t = T0
+    for _ in range(5000):
+        t += rng.choice([1.0, 7.5, 59.9, 60.0, 61.0, 600.0, 3600.0])
+        history.add(point(t, rng.random()))
+    for tier in history.tiers:
+        chunks = {tier.chunk(p.t) for p in tier.points()}
+        for chunk in range(min(chunks) - 1, max(chunks) + 2):
+            scanned = [value for p in tier.points() if tier.chunk(p.t) == chunk
+                       for value in (p.t, p.remaining, p.good, p.total)]
+            assert tier.chunk_values(chunk) == scanned

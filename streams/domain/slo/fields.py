@@ -89,7 +89,7 @@ def count(value: object, path: str, problems: Problems, *, minimum: int) -> int 
         problems.add(path, f"must be an integer, got {show(value)}")
         return None
     if value < minimum:
-        problems.add(path, f"must be >= {minimum}, got {value}")
+        problems.add(path, f"must be >= {minimum}, got {show(value)}")
         return None
     return value
 

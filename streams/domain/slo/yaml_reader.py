@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 64  # nesting levels of lists and mappings, aliases expanded
 MAX_NODES = 100_000  # values in the document with every alias expanded
@@ -65,6 +65,15 @@ class _StrictLoader(yaml.SafeLoader):
         self._measured[id(node)] = (nodes, depth)
         return nodes, depth
 
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        """An integer; one beyond Python's limit on digits read from text (4,300 by default)
+        is refused with its place, not raised as a ValueError."""
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise StrictYamlError(None, None, f"an integer of {len(str(node.value)):,} "
+                                  "characters: too long", node.start_mark) from None
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[object, Node] = {}
         for key_node, _ in node.value:
@@ -111,3 +120,6 @@ def load_yaml_documents(text: str) -> list[object]:
     finally:
         loader.dispose()
     return documents
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)

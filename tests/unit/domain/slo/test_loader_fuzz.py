@@ -39,3 +39,12 @@ def test_any_document_is_accepted_or_refused_in_bounded_lines(tmp_path: Path, te
     lines = stderr.getvalue().splitlines()
     assert all(len(line) < 400 for line in lines) and "Traceback" not in stderr.getvalue()
     assert (code == 0) == (not lines)
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_a_problem_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "slos.yaml"
+    path.write_text("slos:\n- min_events: -" + "1" * 5000 + "\n", encoding="utf-8")
+    stderr = io.StringIO()
+    assert run(["slo", "validate", str(path)], io.BytesIO(), stderr) == 2
+    assert stderr.getvalue().splitlines() == [
+        f"{path}: line 2, column 15: invalid YAML: an integer of 5,001 characters: too long"]

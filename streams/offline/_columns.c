@@ -293,7 +293,10 @@ static int read_double(Cursor *c, double *out) {
     char buffer[MAX_NUMBER + 1];
     if (read_number(c, &start, &stop, &integer)) return 1;
     if (integer && stop - start > 15) return 1; /* an integer a double may not hold exactly */
-    if (fast_double(start, stop, out) == 0) return 0;
+    if (fast_double(start, stop, out) == 0) {
+        if (integer && *out == 0.0) *out = 0.0; /* -0 is the integer 0, as orjson reads it */
+        return 0;
+    }
     memcpy(buffer, start, (size_t)(stop - start));
     buffer[stop - start] = '\0';
     double value = PyOS_string_to_double(buffer, NULL, NULL);
@@ -302,7 +305,7 @@ static int read_double(Cursor *c, double *out) {
         return 1;
     }
     if (!isfinite(value)) return 1;
-    *out = value;
+    *out = integer && value == 0.0 ? 0.0 : value;
     return 0;
 }
 

@@ -33,14 +33,7 @@ import mode
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
-    IllegalStateError,
-    KafkaError,
-    RebalanceInProgressError,
-    UnknownMemberIdError,
-)
+from aiokafka.errors import KafkaError
 
 from streams.domain.history import HistoryBook
 from streams.domain.incidents.book import IncidentBook
@@ -53,7 +46,7 @@ from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
 from streams.runtime.incidents.resend import AlertmanagerResender
 from streams.runtime.incidents.state import IncidentState, OutputMessage, Outputs
-from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
+from streams.runtime.kafka.clients import FENCED, client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished
@@ -65,11 +58,6 @@ from streams.wire.incidents import IncidentEvent
 from streams.wire.toil import WorkEvent
 
 log = logging.getLogger(__name__)
-
-
-# What the broker answers a member whose generation is over: it must not store or publish.
-FENCED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
-          RebalanceInProgressError, IllegalStateError)
 
 
 class IncidentService(CheckpointedService):

@@ -9,10 +9,21 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaClient, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    IllegalStateError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+)
 
 from streams.runtime.kafka.lifecycle import running
 from streams.runtime.settings import Settings
+
+# What the broker answers a member whose generation is over: it must not store or publish.
+FENCED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
+          RebalanceInProgressError, IllegalStateError)
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

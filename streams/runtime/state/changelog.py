@@ -84,13 +84,20 @@ TAIL_RECORDS = 4096  # read back from a changelog partition's end to find its la
 async def read_checkpoints(settings: Settings, topic: str, partitions: list[int],
                            meta_key: Callable[[int], bytes]) -> dict[int, list[tuple[bytes, bytes | None]]]:
     """The latest (key, value) of every key a restore of these partitions of a changelog needs
-    (a deleted key's value is None): each partition read from the `from` of its last meta
-    record (`meta_key(partition)`; see `streams.runtime.state.checkpoint`), found by reading
-    back from the end (TAIL_RECORDS, then eight times as many, until found or the start is
-    reached). A restore reads the last checkpoints, not every version of every entry that a
-    changelog not compacted (yet) holds."""
-    found: dict[int, dict[bytes, bytes | None]] = {}
-    rest: dict[int, int] = {}  # partition -> the offset to read from, before its window
+    (a deleted key's value is None), each partition read from the last meta record's `from`
+    (see `streams.runtime.state.checkpoint`), not from its start.
+
+    The last meta record (`meta_key(partition)`) is found by reading back from the end
+    (TAIL_RECORDS, then eight times as many, until found or the start is reached). Each meta
+    record read must name the one before it as its `prev` (the meta record its writer wrote
+    or restored before): otherwise two writers have written the partition (a worker that lost
+    it still writing), one `from` does not cover the other's entries, and the partition is
+    read from its start. Writes of another writer older than the last writer's `from` are not
+    read: the entries of the writer of the last checkpoint are never lost. The meta record
+    handed on carries `at`, its own offset.
+    """
+    reads: dict[int, list[Any]] = {}  # partition -> its records from where its restore reads
+    starts: dict[int, int] = {}  # partition -> the offset to read from, before its window
     span, looking = TAIL_RECORDS, list(partitions)
     while looking:
         window: dict[int, list[Any]] = {p: [] for p in looking}
@@ -103,26 +110,57 @@ async def read_checkpoints(settings: Settings, topic: str, partitions: list[int]
             meta = next((r for r in reversed(window[partition]) if r.key == key), None)
             if meta is None and began[partition] > 0:
                 continue  # further back
-            start = int(orjson.loads(meta.value).get("from", 0)) if meta and meta.value else 0
-            latest = found[partition] = {}
-            for record in window[partition]:
-                if record.key is not None and record.offset >= start:
-                    latest[record.key] = record.value
+            start = _read_from(meta)
             if start < began[partition]:
-                rest[partition] = start
+                starts[partition] = start
+            else:
+                reads[partition] = [r for r in window[partition] if r.offset >= start]
             looking.remove(partition)
         span *= 8
-    if rest:  # the log between `from` and the window, then the window again on top
-        earlier: dict[int, dict[bytes, bytes | None]] = {p: {} for p in rest}
-        async for partition, records in read_to_end(settings, topic, partitions=sorted(rest),
-                                                    after={p: o - 1 for p, o in rest.items()}):
-            latest = earlier[partition]
-            for record in records:
-                if record.key is not None:
-                    latest[record.key] = record.value
-        for partition, latest in earlier.items():
-            found[partition] = latest  # read to the end: the window's records included
-    return {p: list(found.get(p, {}).items()) for p in partitions}
+    for attempt in range(2):  # the log before the windows; then whole partitions, if needed
+        if starts:
+            earlier: dict[int, list[Any]] = {p: [] for p in starts}
+            async for partition, records in read_to_end(
+                    settings, topic, partitions=sorted(starts),
+                    after={p: o - 1 for p, o in starts.items()}):
+                earlier[partition] += records
+            reads.update(earlier)
+        starts = {p: 0 for p, records in reads.items()
+                  if attempt == 0 and not _one_writer(records, meta_key(p))}
+    return {p: _latest(reads.get(p, []), meta_key(p)) for p in partitions}
+
+
+def _read_from(meta: Any) -> int:
+    """Where a restore reads from, by the last meta record: the lesser of its `from` and
+    `prev` (the meta record before it, to check), the start without either."""
+    fields = orjson.loads(meta.value) if meta is not None and meta.value else {}
+    if not isinstance(fields, dict) or fields.get("prev") is None:
+        return 0
+    return min(int(fields.get("from", 0)), int(fields["prev"]))
+
+
+def _one_writer(records: list[Any], key: bytes) -> bool:
+    """Whether the meta records among `records` are one writer's, each following the one
+    before it (the first's `prev` lies before them)."""
+    metas = [r for r in records if r.key == key and r.value]
+    prevs = [orjson.loads(r.value).get("prev") for r in metas]
+    if not metas or (prevs[-1] is None and len(metas) == 1):
+        return True  # no checkpoint, or a first one read from the start
+    return all(prev == before.offset for prev, before in zip(prevs[1:], metas, strict=False))
+
+
+def _latest(records: list[Any], key: bytes) -> list[tuple[bytes, bytes | None]]:
+    """The latest value of each key, the last meta record with its offset as `at`."""
+    latest: dict[bytes, bytes | None] = {}
+    meta = None
+    for record in records:
+        if record.key is not None:
+            latest[record.key] = record.value
+            if record.key == key:
+                meta = record
+    if meta is not None and meta.value:
+        latest[key] = orjson.dumps({**orjson.loads(meta.value), "at": meta.offset})
+    return list(latest.items())
 
 
 async def read_after(settings: Settings, topic: str, offsets: dict[int, int], *,

@@ -12,8 +12,11 @@ overwrites the complete one. Such an entry is written again, with its complete s
 next checkpoint before its meta record: that meta record would otherwise make it count.
 
 Where a restore starts reading: the meta record carries `from`, an offset at or before the
-latest record of every entry stored, of the outbox and of the meta record itself. A restore
-finds the last meta record near the end of the partition and reads from its `from`, so it
+latest record of every entry stored, of the outbox and of the meta record itself, and
+`prev`, the offset of the meta record its writer wrote (or restored) before. A restore finds
+the last meta record near the end of the partition and reads from its `from` (or `prev`, if
+earlier; the meta record there must be the one just before the last, or two writers wrote
+and the whole partition is read), so it
 reads what one or a few checkpoints wrote, not every version of every entry (a changelog the
 broker does not compact holds them all). `from` follows the entries as they are written again;
 an entry left unwritten for long holds it back, so a checkpoint also writes again, unchanged,
@@ -52,6 +55,8 @@ class Checkpoint:
     deletions: list[bytes]  # keys to delete once the meta record is stored
     placed: Callable[[int | None], int] = field(default=lambda start: 0, repr=False,
                                                 compare=False)
+    stored: Callable[[int], None] = field(default=lambda offset: None, repr=False,
+                                          compare=False)  # the meta record's offset, once stored
 
     @property
     def meta(self) -> tuple[bytes, bytes]:
@@ -116,6 +121,7 @@ class CheckpointLog:
         self._written: OrderedDict[bytes, int] = OrderedDict()
         self._starts: dict[int, int] = {0: 0}  # checkpoint 0: what a restore read
         self._end = 0
+        self._meta_at: int | None = None  # offset of the last meta record written or restored
 
     @property
     def torn(self) -> bool:
@@ -144,6 +150,9 @@ class CheckpointLog:
         self._torn.clear()
         changed += [(key, stored[key]) for key in self._stale({key for key, _ in changed},
                                                                len(changed))]
+        # Removals whose deletion a stop cut short: their null state written again, so the
+        # next `from` cannot pass it before the deletion is stored.
+        changed += [(key, NULL) for key in sorted(self._removed - {key for key, _ in changed})]
         deletions = self._removed - written
         self._removed = set()
         records = []
@@ -166,6 +175,9 @@ class CheckpointLog:
                     for n, chunk in enumerate(chunks)]
         size = len(records) + 1 + len(deletions)
 
+        def meta_stored(offset: int) -> None:
+            self._meta_at = offset
+
         def placed(start: int | None) -> int:
             """Note where this checkpoint's records start; the offset a restore reads from."""
             if start is None:  # no records: the meta record comes after the last one written
@@ -174,8 +186,9 @@ class CheckpointLog:
             self._end = max(self._end, start + size)
             return self.low_water(start)
 
-        return Checkpoint(records, prefix + b"m", dict(meta(seq, len(chunks))),
-                          sorted(deletions), placed)
+        return Checkpoint(records, prefix + b"m",
+                          {**meta(seq, len(chunks)), "prev": self._meta_at},
+                          sorted(deletions), placed, meta_stored)
 
     def low_water(self, start: int) -> int:
         """The least offset holding the latest record of an entry stored (`start`: where the
@@ -211,7 +224,7 @@ class CheckpointLog:
         latest = {key[len(prefix):]: value for key, value in records
                   if value is not None and key.startswith(prefix)}
         self.seq, self._stored, self._torn, self._removed = 0, {}, set(), set()
-        self._written, self._end = OrderedDict(), 0
+        self._written, self._end, self._meta_at = OrderedDict(), 0, None
         meta_value = latest.pop(b"m", None)
         if meta_value is None:  # entries of a first checkpoint cut short: none counts
             self._torn = {prefix + key for key in latest if not key.startswith(b"o|")}
@@ -219,6 +232,7 @@ class CheckpointLog:
         meta: StoredState = orjson.loads(meta_value)
         self.seq = int(meta["seq"])
         self._starts = {0: int(meta.get("from", 0))}  # every entry read: at or after it
+        self._meta_at = meta.pop("at", None)  # where the reader found it
         entries: dict[bytes, Any] = {}
         for key, value in latest.items():
             if key.startswith(b"o|"):

@@ -77,10 +77,11 @@ async def write_checkpoint(producer: AIOKafkaProducer, topic: str, partition: in
     first = await send_batches(producer, topic, partition, list(checkpoint.records))
     await producer.flush()
     key, value = checkpoint.meta_after(None if first is None else (await first).offset)
-    await producer.send(topic, value, key=key, partition=partition)
+    sent = await producer.send(topic, value, key=key, partition=partition)
     for deleted in checkpoint.deletions:
         await producer.send(topic, None, key=deleted, partition=partition)
     await producer.flush()
+    checkpoint.stored((await sent).offset)
 
 
 def canonical(message: object) -> bytes:

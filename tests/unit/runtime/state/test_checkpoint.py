@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.runtime.state.changelog import _latest, _one_writer, _read_from
 from streams.runtime.state.checkpoint import (
     REFRESH_MIN,
     REFRESH_SPAN,
@@ -24,7 +27,7 @@ def test_a_checkpoint_writes_entries_then_outbox_then_meta() -> None:
     checkpoint = log.write([(b"s|a", b"1")], [b'{"n":1}'], meta)
     assert checkpoint.records == [(b"3|s|a", b'{"seq":1,"state":1,"previous":null}'),
                                   (b"3|o|1|0", b'[{"n":1}]')]
-    assert checkpoint.meta == (b"3|m", b'{"version":1,"seq":1,"outbox":1}')
+    assert checkpoint.meta == (b"3|m", b'{"version":1,"seq":1,"outbox":1,"prev":null}')
     assert checkpoint.deletions == []
 
 
@@ -92,36 +95,56 @@ def test_outbox_chunks_stay_below_their_size_and_keep_every_item() -> None:
         map(orjson.loads, items))
 
 
+class Record(NamedTuple):
+    offset: int
+    key: bytes
+    value: bytes | None
+
+
 class Partition:
-    """A changelog partition as a list of records, written as `write_checkpoint` writes them."""
+    """A changelog partition as a list of records, written as `write_checkpoint` writes them,
+    read as `read_checkpoints` reads them."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[bytes, bytes | None]] = []
+        self.records: list[Record] = []
+
+    def append(self, key: bytes, value: bytes | None) -> int:
+        self.records.append(Record(len(self.records), key, value))
+        return len(self.records) - 1
 
     def store(self, checkpoint: Checkpoint, *, cut: int | None = None) -> None:
         """Store a checkpoint; `cut`: only that many of its records (a crash), no meta."""
         start = len(self.records) if checkpoint.records else None
+        for key, value in checkpoint.records[:cut]:
+            self.append(key, value)
         if cut is not None:
-            self.records += checkpoint.records[:cut]
             return
-        self.records += checkpoint.records
-        self.records.append(checkpoint.meta_after(start))
-        self.records += [(key, None) for key in checkpoint.deletions]
+        at = self.append(*checkpoint.meta_after(start))
+        for key in checkpoint.deletions:
+            self.append(key, None)
+        checkpoint.stored(at)
 
     def read_from_last_meta(self, key: bytes = b"m") -> tuple[int, list[tuple[bytes, bytes | None]]]:
-        """What a restore reads: the records from the last meta record's `from`."""
-        metas = [i for i, (k, _) in enumerate(self.records) if k == key]
-        start = int(orjson.loads(self.records[metas[-1]][1] or b"{}").get("from", 0)) if metas else 0
-        return start, self.records[start:]
+        """What a restore reads (the start, and the latest value of each key)."""
+        metas = [r for r in self.records if r.key == key]
+        start = _read_from(metas[-1]) if metas else 0
+        read = self.records[start:]
+        if not _one_writer(read, key):
+            start, read = 0, self.records
+        return start, _latest(read, key)
+
+    def everything(self, key: bytes = b"m") -> list[tuple[bytes, bytes | None]]:
+        return _latest(self.records, key)
 
 
-def restored_view(log: CheckpointLog, records: list[tuple[bytes, bytes | None]]) -> object:
+def restored_view(records: list[tuple[bytes, bytes | None]]) -> object:
+    log = CheckpointLog()
     restored = log.restore(records)
     return None if restored is None else (restored.meta, restored.entries, restored.outbox,
-                                          log.torn)
+                                          log.torn, log._removed)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(steps=st.lists(st.tuples(
     st.dictionaries(st.sampled_from([b"a", b"b", b"c", b"d", b"e"]),
                     st.sampled_from([b"1", b"2", b"3", b"null"]), max_size=5),
@@ -132,16 +155,67 @@ def test_a_restore_from_the_last_meta_records_from_equals_one_from_the_start(
     steps: list[tuple[dict[bytes, bytes], list[bytes], int | None, bool]],
 ) -> None:
     """Any run of checkpoints, some cut short, some followed by a restart: reading from `from`
-    restores what reading every record restores, and so does every later checkpoint."""
+    restores what reading every record restores (entries, meta, outbox, torn entries and
+    deletions still due), and so does every later checkpoint."""
     partition, log = Partition(), CheckpointLog()
     for entries, outbox, cut, restart in steps:
         partition.store(log.write(list(entries.items()), outbox, meta), cut=cut)
-        _, tail = partition.read_from_last_meta()
-        assert restored_view(CheckpointLog(), tail) == restored_view(CheckpointLog(),
-                                                                     partition.records)
-        if restart or cut is not None:  # a crash: the next writer restores from `from`
+        _, read = partition.read_from_last_meta()
+        assert restored_view(read) == restored_view(partition.everything())
+        if restart or cut is not None:  # the next writer restores from `from`
             log = CheckpointLog()
-            log.restore(tail)
+            log.restore(read)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(
+    st.dictionaries(st.sampled_from([b"a", b"b", b"c", b"d", b"e"]),
+                    st.sampled_from([b"1", b"2", b"3", b"null"]), max_size=5),
+    st.sampled_from(["owner", "owner", "zombie", "restart"])), max_size=12))
+def test_a_writer_that_lost_the_partition_never_hides_the_owners_entries(
+    steps: list[tuple[dict[bytes, bytes], str]],
+) -> None:
+    """Complete checkpoints by the owner and by the writer before it, still running: at most
+    one after the partition moved (the engine's offset commit before each store fences it
+    after that). A restore reads the whole partition whenever the meta records read are not
+    one writer's, so the last meta record's writer's entries are always those a read of
+    everything restores."""
+    partition, log = Partition(), CheckpointLog()
+    zombie: CheckpointLog | None = None
+    for entries, who in steps:
+        writer = zombie if who == "zombie" and zombie is not None else log
+        partition.store(writer.write(list(entries.items()), [], meta))
+        if writer is zombie:
+            zombie = None  # fenced from here on
+        start, read = partition.read_from_last_meta()
+        full = restored_view(partition.everything())
+        if who == "zombie" and zombie is not None:
+            assert start == 0 or restored_view(read) == full  # read whole, or the same
+        else:
+            assert full is not None
+            found = restored_view(read)
+            assert found is not None
+            last_writers = set(entries)
+            assert {k: v for k, v in found[1].items() if k in last_writers} == {
+                k: v for k, v in full[1].items() if k in last_writers}
+        if who == "restart":
+            zombie, log = log, CheckpointLog()
+            log.restore(read)
+
+
+def test_a_zombies_last_checkpoint_makes_the_restore_read_everything() -> None:
+    """The case found in review: A writes, B restores and adds k2, A (lost the partition)
+    writes again; reading from A's `from` alone would lose k2."""
+    partition, a = Partition(), CheckpointLog()
+    partition.store(a.write([(b"k0", b"1"), (b"k1", b"1")], [], meta))
+    b = CheckpointLog()
+    b.restore(partition.read_from_last_meta()[1])
+    partition.store(b.write([(b"k2", b"5")], [], meta))
+    partition.store(a.write([(b"k0", b"2"), (b"k1", b"2")], [], meta))
+    start, read = partition.read_from_last_meta()
+    assert start == 0
+    found = restored_view(read)
+    assert found is not None and found[1] == {b"k0": 2, b"k1": 2, b"k2": 5}
 
 
 def test_from_follows_the_entries_and_stale_ones_are_written_again() -> None:
@@ -154,7 +228,7 @@ def test_from_follows_the_entries_and_stale_ones_are_written_again() -> None:
         partition.store(log.write([(b"hot", b"%d" % n)], [], meta))
         _, tail = partition.read_from_last_meta()
         assert len(tail) <= (REFRESH_SPAN + 1) * 101 + 2 * REFRESH_MIN
-    refreshed = [key for key, _ in partition.records[-1000:] if key.startswith(b"e")]
+    refreshed = [r.key for r in partition.records[-1000:] if r.key.startswith(b"e")]
     assert len(set(refreshed)) == 100  # every idle entry written again, unchanged
     restored = CheckpointLog().restore(tail)
     assert restored is not None

@@ -12,21 +12,8 @@ from aiokafka.errors import IllegalGenerationError, RequestTimedOutError
 from streams.domain.engine.evaluation import EngineSettings
 from streams.runtime.engine.partition import Output, PartitionProcessor
 from streams.runtime.engine.service import EngineService
+from tests.unit.runtime.fake_consumer import FakeConsumer
 from tests.unit.runtime.incidents.conftest import SETTINGS, SLOS
-
-
-class Consumer:
-    def __init__(self, refuse: Exception | None) -> None:
-        self.refuse = refuse
-        self.committed: list[dict[TopicPartition, int]] = []
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TopicPartition(SETTINGS.topics.requests, 0)}
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if self.refuse is not None:
-            raise self.refuse
-        self.committed.append(offsets)
 
 
 def step(refuse: Exception | None) -> tuple[EngineService, PartitionProcessor, list[int]]:
@@ -38,7 +25,7 @@ def step(refuse: Exception | None) -> tuple[EngineService, PartitionProcessor, l
             stored.append(partition)
 
         service.store = store  # type: ignore[method-assign, assignment]
-        service.consumer = Consumer(refuse)
+        service.consumer = FakeConsumer(refuse, TopicPartition(SETTINGS.topics.requests, 0))
         service.producer = object()
         proc = PartitionProcessor(SLOS, EngineSettings(), SETTINGS.topics.requests, 0,
                                   1 << 20, 60.0)

@@ -15,21 +15,8 @@ from aiokafka.errors import CommitFailedError, RequestTimedOutError
 from streams.runtime.incidents.processor import IncidentProcessor
 from streams.runtime.incidents.service import IncidentService
 from tests.unit.conftest import T0
+from tests.unit.runtime.fake_consumer import FakeConsumer
 from tests.unit.runtime.incidents.conftest import SETTINGS, SLOS, page
-
-
-class Consumer:
-    def __init__(self, refuse: Exception | None) -> None:
-        self.refuse = refuse
-        self.committed: list[dict[TopicPartition, int]] = []
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TopicPartition(SETTINGS.topics.alerts, 0)}
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if self.refuse is not None:
-            raise self.refuse
-        self.committed.append(offsets)
 
 
 class Producer:
@@ -48,10 +35,11 @@ class Producer:
 
 
 def step_of(refuse: Exception | None, monkeypatch: pytest.MonkeyPatch
-            ) -> tuple[bool, IncidentService, Consumer, Producer]:
-    async def run() -> tuple[bool, IncidentService, Consumer, Producer]:
+            ) -> tuple[bool, IncidentService, FakeConsumer, Producer]:
+    async def run() -> tuple[bool, IncidentService, FakeConsumer, Producer]:
         service = IncidentService(SETTINGS, SLOS)
-        consumer, producer = Consumer(refuse), Producer()
+        consumer = FakeConsumer(refuse, TopicPartition(SETTINGS.topics.alerts, 0))
+        producer = Producer()
 
         async def store(partition: int, _: object) -> None:  # the checkpoint, in send order
             producer.sent.append((service.changelog, b"checkpoint"))

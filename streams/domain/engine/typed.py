@@ -95,6 +95,7 @@ class _Reads:
         self._arrays: dict[str, Any] = {}
         self._labels: dict[str, tuple[list[str], _Rows] | None] = {}
         self._by_service: dict[tuple[str, ...], tuple[dict[int, list[SeriesKey]], _Rows] | None] = {}
+        self._combos: dict[tuple[str, ...], tuple[list[list[str]], _Rows] | None] = {}
 
     def _array(self, key: str) -> Any:
         if key not in self._arrays:
@@ -147,15 +148,10 @@ class _Reads:
         its service's series; None where the codes could overflow (`series` decides)."""
         if np.prod([float(len(self.batch))] * len(group_by)) * (self._services + 1) >= 2.0**62:
             return None
-        labels = []
-        combined = np.zeros(len(self.batch), dtype=np.int64)
-        for name in group_by:
-            found = self._label(name)
-            if found is None:
-                return None
-            distinct, codes = found
-            combined = combined * len(distinct) + codes
-            labels.append(distinct)
+        found = self._combined(group_by)
+        if found is None:
+            return None
+        labels, combined = found
         span = int(np.prod([len(distinct) for distinct in labels], dtype=np.int64))
         keys = np.where(self._service_codes >= 0, self._service_codes * span + combined, -1)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -175,23 +171,38 @@ class _Reads:
         """Series in order of first appearance among `rows`, and each row's index among them."""
         if not group_by:
             return [()], np.zeros(len(rows), dtype=np.int64)
-        labels = []
         if np.prod([float(len(self.batch))] * len(group_by)) >= 2.0**62:
             return None  # label combinations could overflow their codes
-        combined = np.zeros(len(rows), dtype=np.int64)
-        for key in group_by:
-            found = self._label(key)
-            if found is None:
-                return None
-            distinct, codes = found
-            combined = combined * len(distinct) + codes[rows]
-            labels.append(distinct)
-        unique, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        found = self._combined(group_by)
+        if found is None:
+            return None
+        labels, combined = found
+        unique, first, inverse = np.unique(combined[rows], return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         series = [_labels_of(key, labels) for key in unique[order].tolist()]
         return series, rank[inverse.reshape(-1)]
+
+    def _combined(self, group_by: tuple[str, ...]) -> tuple[list[list[str]], _Rows] | None:
+        """The distinct values of each group_by label, and each event's combined code (the
+        first label's most significant), made once per batch; None if a label is too long.
+        The caller checks that the codes cannot overflow."""
+        if group_by not in self._combos:
+            self._combos[group_by] = self._combine(group_by)
+        return self._combos[group_by]
+
+    def _combine(self, group_by: tuple[str, ...]) -> tuple[list[list[str]], _Rows] | None:
+        labels = []
+        combined = np.zeros(len(self.batch), dtype=np.int64)
+        for name in group_by:
+            found = self._label(name)
+            if found is None:
+                return None
+            distinct, codes = found
+            combined = combined * len(distinct) + codes
+            labels.append(distinct)
+        return labels, combined
 
 
 @lru_cache(maxsize=64)

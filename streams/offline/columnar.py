@@ -259,10 +259,11 @@ class ColumnBatch:
 
     def slice(self, begin: int, end: int) -> ColumnBatch:
         """Events begin..end-1 (message ends are not carried over)."""
+        factors = {key: self.factors(key) for key in self._factors}
         return ColumnBatch(self.schema, (), {k: v[begin:end] for k, v in self._floats.items()},
                            self._status[begin:end],
-                           {key: (self.factors(key)[0], self.factors(key)[1][begin:end])
-                            for key in self._factors})
+                           {key: (distinct, codes[begin:end])
+                            for key, (distinct, codes) in factors.items()})
 
 
 class Deferred(Sequence[Any]):

@@ -29,13 +29,12 @@ from typing import Any
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
 from streams.runtime.engine.partition import Output, PartitionProcessor, partition_prefix
-from streams.runtime.kafka.clients import FENCED, client_options, ensure_topics, group_timing
+from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
@@ -164,11 +163,11 @@ class EngineService(CheckpointedService):
             await asyncio.sleep(0)
 
     async def _step(self, proc: PartitionProcessor, out: Output) -> None:
-        """Publish one step's output with its state, then commit the input offset.
+        """Publish one step's output with its state.
 
         Budgets and dead letters go first (at least once: a repeat is identical), then the
-        checkpoint (`store`), then the alerts it saved in its outbox, then the
-        consumer offset.
+        input offset (the fence, `_still_owned`), the checkpoint (`store`), then the alerts it
+        saved in its outbox.
         """
         producer = self.producer
         assert producer is not None and self.consumer is not None
@@ -198,30 +197,20 @@ class EngineService(CheckpointedService):
         proc.outbox = []
 
     async def _still_owned(self, proc: PartitionProcessor) -> bool:
-        """Commit the step's input offset before its state is stored; False when the broker
-        refuses it (this member's generation is over: the partition has moved, and a worker
-        that has not heard yet must not write its changelog again). The processor is then
-        dropped: if the partition comes back, its state is restored from the changelog. A
-        commit ahead of a stored state is harmless: where a partition is read from comes from
-        its state."""
+        """The step's input offset committed before its state is stored (`fenced_commit`); a
+        refusal drops the processor too: if the partition comes back, its state is restored.
+        A commit ahead of a stored state is harmless: a partition is read on from its state."""
         consumer = self.consumer
         assert consumer is not None
         tp = TopicPartition(self.topics.requests, proc.partition)
         if proc.offset < 0 or tp not in consumer.assignment():
             return True
-        try:
-            await consumer.commit({tp: proc.offset + 1})
-        except FENCED as exc:
-            log.warning("partition %d: the group refused this worker's offset (%s): the "
-                        "partition has moved; step dropped, its owner counts the same input",
-                        proc.partition, type(exc).__name__)
-            if self.processors.get(proc.partition) is proc:
-                del self.processors[proc.partition]
-            return False
-        except KafkaError as exc:  # says nothing of the generation (a timeout, say)
-            log.info("partition %d: offset commit failed (%s); step stored", proc.partition,
-                     type(exc).__name__)
-        return True
+        if await self.fenced_commit({tp: proc.offset + 1},
+                                    f"partition {proc.partition} has moved"):
+            return True
+        if self.processors.get(proc.partition) is proc:
+            del self.processors[proc.partition]
+        return False
 
     async def _send_keyed(self, topic: str, items: list[tuple[bytes, bytes]]) -> None:
         """Messages partitioned by key as Kafka's default partitioner does (murmur2), sent in

@@ -33,7 +33,6 @@ import mode
 import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from streams.domain.history import HistoryBook
 from streams.domain.incidents.book import IncidentBook
@@ -46,7 +45,7 @@ from streams.runtime.incidents.leadership import AllToOneAssignor
 from streams.runtime.incidents.processor import IncidentProcessor, InputRecord, Step
 from streams.runtime.incidents.resend import AlertmanagerResender
 from streams.runtime.incidents.state import IncidentState, OutputMessage, Outputs
-from streams.runtime.kafka.clients import FENCED, client_options, ensure_topics, group_timing
+from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpointed import Batches, CheckpointedService
 from streams.runtime.state.handover import RebalanceListener, canonical, unpublished
@@ -157,16 +156,7 @@ class IncidentService(CheckpointedService):
             return False
         if not offsets:
             return True  # nothing applied yet: nothing to fence with
-        try:
-            await consumer.commit(offsets)
-        except FENCED as exc:
-            log.warning("incident leader: the group refused this worker's offsets (%s): it no "
-                        "longer leads; step dropped, the new leader applies the same input",
-                        type(exc).__name__)
-            return False
-        except KafkaError as exc:  # says nothing of the generation (a timeout, a moved coordinator)
-            log.info("incident leader: offset commit failed (%s); step stored", type(exc).__name__)
-        return True
+        return await self.fenced_commit(offsets, "it no longer leads")
 
     @staticmethod
     def _key(event: OutputMessage) -> bytes:

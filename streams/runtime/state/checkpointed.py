@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from streams.domain.slo.model import SloFile
+from streams.runtime.kafka.clients import FENCED
 from streams.runtime.kafka.lifecycle import finishing, stop_clients
 from streams.runtime.settings import Settings
 from streams.runtime.state.changelog import read_checkpoints
@@ -55,6 +56,24 @@ class CheckpointedService(mode.Service):
         outputs sent before it are flushed with its records, before it counts)."""
         assert self.producer is not None
         await write_checkpoint(self.producer, self.changelog, partition, checkpoint)
+
+    async def fenced_commit(self, offsets: dict[TopicPartition, int], what: str) -> bool:
+        """Commit a step's input offsets before its state is stored: the fence against a
+        worker whose generation is over without its knowing yet (it must not store or publish
+        again). False when the broker refuses them (`what` says what was lost, in the log);
+        a failure that says nothing of the generation (a timeout) lets the step be stored."""
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit(offsets)
+        except FENCED as exc:
+            log.warning("%s: the group refused this worker's offsets (%s): %s; step dropped, "
+                        "the new owner applies the same input", self.role, type(exc).__name__,
+                        what)
+            return False
+        except KafkaError as exc:
+            log.info("%s: offset commit failed (%s); step stored", self.role,
+                     type(exc).__name__)
+        return True
 
     def start_restore(self, restore: Coroutine[Any, Any, None]) -> None:
         """Restore after the rebalance callback returns (aiokafka sends no heartbeat until it

@@ -15,14 +15,14 @@ Where a restore starts reading: the meta record carries `from`, an offset at or 
 latest record of every entry stored, of the outbox and of the meta record itself, and
 `prev`, the offset of the meta record its writer wrote (or restored) before. A restore finds
 the last meta record near the end of the partition and reads from its `from` (or `prev`, if
-earlier; the meta record there must be the one just before the last, or two writers wrote
-and the whole partition is read), so it
+earlier; every meta record read must name the one before it as `prev`, or two writers wrote
+and the whole partition is read: `changelog.read_checkpoints`), so it
 reads what one or a few checkpoints wrote, not every version of every entry (a changelog the
 broker does not compact holds them all). `from` follows the entries as they are written again;
 an entry left unwritten for long holds it back, so a checkpoint also writes again, unchanged,
 the entries written longest ago once the log behind the oldest grows past `REFRESH_SPAN` times
-the entries stored (a few each checkpoint). A meta record without `from` (written before it
-existed) means the start of the partition.
+the entries stored (a few each checkpoint). A meta record without `from` or `prev` (written
+before they existed, or a writer's first) means the start of the partition.
 
 Pure: no Kafka, no asyncio. Keys are `<prefix>m` (meta), `<prefix>o|<0|1>|<n>` (outbox) and
 any other key under the prefix for entries.

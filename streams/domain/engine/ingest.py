@@ -219,6 +219,7 @@ class Ingestion:
         carrying the number of its series among all the routes' series."""
         instant = self._clock.instant
         assert instant is not None
+        stats = self.stats
         lo = int(np.searchsorted(flat.rows, first, side="left"))
         hi = int(np.searchsorted(flat.rows, last, side="right"))
         if lo < hi:
@@ -262,8 +263,7 @@ class Ingestion:
                 assert counted is not None
                 counted.counters.add(base + offset, good_count, total)
                 dirty.add(counted)
-            self.stats.samples += hi - lo
-        stats = self.stats
+            stats.samples += hi - lo
         rows = matched[first:last + 1]
         hits = int(rows.sum())
         stats.events += last + 1 - first

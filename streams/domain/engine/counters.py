@@ -59,12 +59,16 @@ class CounterPlan:
     # Identifies the bucket layout: saved state only fits a plan with the same one. Computed
     # once: every checkpoint stamps it on every series it writes.
     fingerprint: str = field(init=False, repr=False, compare=False)
+    sizes: tuple[int, ...] = field(init=False, repr=False, compare=False)  # each tier's
+    window_range: range = field(init=False, repr=False, compare=False)  # indices of the windows
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", repr((
             self.eval_interval, self.windows,
             tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers)))
             + ("" if self.calendar is None else f" {self.calendar.label}"))
+        object.__setattr__(self, "sizes", tuple(tier.size for tier in self.tiers))
+        object.__setattr__(self, "window_range", range(len(self.windows)))
 
     def index(self, window: float) -> int:
         return self.windows.index(window)
@@ -248,7 +252,7 @@ class SeriesCounters:
         if self.pending:
             closed = self.pending.pop(instant, None)
             if closed is not None:
-                self._apply(instant, closed[0], closed[1])
+                self._apply_closed(instant, closed[0], closed[1])
 
     def _new_period(self, instant: int) -> None:
         """Start the calendar period holding evaluation index `instant`: its budget is whole."""
@@ -258,6 +262,23 @@ class SeriesCounters:
         self.period = (round(start / e), round(end / e))
         self.good[-1] = 0
         self.total[-1] = 0
+
+    def _apply_closed(self, instant: int, good: int, total: int) -> None:
+        """`_apply` of the bucket just closed (`instant`, the heads just moved to it): it is
+        every tier's head bucket, inside every window. The common case of evaluation, so it
+        skips the bucket arithmetic."""
+        heads, ring_good, ring_total = self.heads, self.ring_good, self.ring_total
+        for t, size in enumerate(self.plan.sizes):
+            slot = heads[t] % size
+            ring_good[t][slot] += good
+            ring_total[t][slot] += total
+        sums_good, sums_total = self.good, self.total
+        for w in self.plan.window_range:
+            sums_good[w] += good
+            sums_total[w] += total
+        if self.period[0] < instant <= self.period[1]:
+            sums_good[-1] += good
+            sums_total[-1] += total
 
     def _apply(self, index: int, good: int, total: int) -> bool:
         held = False

@@ -60,6 +60,7 @@ class CounterPlan:
     # once: every checkpoint stamps it on every series it writes.
     fingerprint: str = field(init=False, repr=False, compare=False)
     sizes: tuple[int, ...] = field(init=False, repr=False, compare=False)  # each tier's
+    steps: tuple[int, ...] = field(init=False, repr=False, compare=False)  # each tier's
     window_range: range = field(init=False, repr=False, compare=False)  # indices of the windows
 
     def __post_init__(self) -> None:
@@ -68,6 +69,7 @@ class CounterPlan:
             tuple((t.resolution, t.step, t.size, t.windows) for t in self.tiers)))
             + ("" if self.calendar is None else f" {self.calendar.label}"))
         object.__setattr__(self, "sizes", tuple(tier.size for tier in self.tiers))
+        object.__setattr__(self, "steps", tuple(tier.step for tier in self.tiers))
         object.__setattr__(self, "window_range", range(len(self.windows)))
 
     def index(self, window: float) -> int:
@@ -176,13 +178,14 @@ class SeriesCounters:
     the instant before its first data, so a new series never evaluates empty instants.
     """
 
-    __slots__ = ("good", "heads", "instant", "pending", "period", "plan", "ring_good",
-                 "ring_total", "total")
+    __slots__ = ("good", "heads", "instant", "moves_at", "pending", "period", "plan",
+                 "ring_good", "ring_total", "total")
 
     def __init__(self, plan: CounterPlan, instant: int | None = None) -> None:
         self.plan = plan
         self.instant: int | None = None
         self.heads: list[int] = []
+        self.moves_at = 0  # the first instant at which a head moves (`_moved`)
         self.ring_good = [[0] * tier.size for tier in plan.tiers]
         self.ring_total = [[0] * tier.size for tier in plan.tiers]
         self.good = [0] * plan.sums
@@ -198,6 +201,7 @@ class SeriesCounters:
         """Begin evaluating after `instant`; data already waiting at or before it is applied."""
         self.instant = instant
         self.heads = [-(-instant // tier.step) for tier in self.plan.tiers]
+        self._moved()
         if self.plan.calendar is not None:
             self._new_period(instant)
         for index in sorted(i for i in self.pending if i <= instant):
@@ -222,6 +226,22 @@ class SeriesCounters:
 
     def advance(self, instant: int) -> None:
         """Move to evaluation index `instant`: expire old buckets, apply the closed one."""
+        if instant >= self.moves_at:  # most instants move no head (a bucket spans several)
+            self._move_heads(instant)
+        self.instant = instant
+        if instant > self.period[1]:
+            self._new_period(instant)
+        if self.pending:
+            closed = self.pending.pop(instant, None)
+            if closed is not None:
+                self._apply_closed(instant, closed[0], closed[1])
+
+    def _moved(self) -> None:
+        """A head moves at the first instant past its bucket (`-(-instant // step)` grows)."""
+        self.moves_at = min(head * step + 1
+                            for head, step in zip(self.heads, self.plan.steps, strict=True))
+
+    def _move_heads(self, instant: int) -> None:
         for t, tier in enumerate(self.plan.tiers):
             head = self.heads[t]
             target = -(-instant // tier.step)
@@ -246,13 +266,7 @@ class SeriesCounters:
                     ring_good[slot] = 0
                     ring_total[slot] = 0
             self.heads[t] = target
-        self.instant = instant
-        if instant > self.period[1]:
-            self._new_period(instant)
-        if self.pending:
-            closed = self.pending.pop(instant, None)
-            if closed is not None:
-                self._apply_closed(instant, closed[0], closed[1])
+        self._moved()
 
     def _new_period(self, instant: int) -> None:
         """Start the calendar period holding evaluation index `instant`: its budget is whole."""
@@ -340,6 +354,8 @@ class SeriesCounters:
         instant = state["instant"]
         counters.instant = None if instant is None else int(instant)
         counters.heads = [int(h) for h in state["heads"]]
+        if counters.heads:
+            counters._moved()
         for t, entries in enumerate(state["rings"]):
             for slot, good, total in entries:
                 counters.ring_good[t][slot] = good

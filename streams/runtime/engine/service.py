@@ -92,10 +92,16 @@ class EngineService(CheckpointedService):
                                          max_batch_size=1 << 20,
                                          max_request_size=settings.max_message_bytes + 65536)
         await self.producer.start()
+        # A partition's fetch is one step (count, evaluate, store, commit): 16 MB a partition,
+        # about 100,000 events of 150 bytes, makes the per-step work (a checkpoint of every
+        # series touched, an offset commit, a flushed store) a quarter of what 4 MB did. Measured
+        # side by side, 100 events a message: 0.80 of the ceiling against 0.74 (medians of 4);
+        # the ceiling itself reads as fast with 4 MB as with 16 MB, and peak RSS at 10,000
+        # series did not move (618 against 625 MiB).
         self.consumer = AIOKafkaConsumer(
             **client_options(settings), group_id=input_group(settings),
             enable_auto_commit=False, auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
+            max_partition_fetch_bytes=16 << 20, fetch_max_bytes=64 << 20,
             **group_timing(settings), rebalance_timeout_ms=10_000,
             max_poll_interval_ms=300_000)
         # Resource events (capacity planning) are keyed by service like the input: partition N

@@ -147,7 +147,7 @@ def main() -> None:
         recovery = time.perf_counter() - began
         restored = re.findall(r"state restored at input offset \d+ \((\d+) series",
                               log.read_text(errors="replace"))
-        timings = re.findall(r"state read in [0-9.]+ s, loaded in [0-9.]+ s",
+        timings = re.findall(r"state read (?:ahead )?in [0-9.]+ s, loaded in [0-9.]+ s",
                              log.read_text(errors="replace"))
         print(f"recovery: ready {recovery:.1f} s after the restart ({'; '.join(timings)}), "
               f"{sum(map(int, restored)):,} series restored from {PARTITIONS} partitions; "

@@ -17,7 +17,7 @@ from streams.runtime.kafka.clients import client_options, ensure_topics
 from streams.runtime.kafka.local_broker import LocalBroker
 from streams.runtime.settings import Settings
 from streams.runtime.state import changelog
-from streams.runtime.state.changelog import read_checkpoints, read_to_end
+from streams.runtime.state.changelog import read_checkpoints, read_to_end, written_since
 from streams.runtime.state.checkpoint import CheckpointLog
 from streams.runtime.state.handover import send_batches, write_checkpoint
 
@@ -94,5 +94,34 @@ def test_a_restore_reads_from_the_last_checkpoints_from(broker: LocalBroker, win
         assert len(read[0]) == 202  # the other outbox key set, older, not read
         assert counted[0] <= (window + 200 if window > 402 else 8 + 64 + 512 + 3 * 200)
         assert len(full[1]) == 51 + 1 + 29 * 2 and len(read[1]) == 52
+
+    asyncio.run(run())
+
+
+def test_a_read_ahead_learns_whether_the_changelog_was_written_since(broker: LocalBroker) -> None:
+    settings = Settings.load({"broker": broker.url,
+                              "topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
+    topic = settings.topics.requests + "-changelog"
+
+    async def run() -> None:
+        await ensure_topics(settings, [topic])
+        producer = AIOKafkaProducer(**client_options(settings))
+        await producer.start()
+        try:
+            log = CheckpointLog(b"0|")
+            for step in range(3):
+                await write_checkpoint(producer, topic, 0, log.write(
+                    [(b"s|%d" % n, b"%d" % step) for n in range(5)], [], meta))
+            ends: dict[int, int] = {}
+            await read_checkpoints(settings, topic, [0, 1], lambda p: b"%d|m" % p, ends=ends)
+            assert ends == {0: 3 * 6, 1: 0}  # after the last record read; nothing in 1
+            assert await written_since(settings, topic, ends) == set()
+            await write_checkpoint(producer, topic, 1, CheckpointLog(b"1|").write(
+                [(b"s|x", b"1")], [], meta))
+            assert await written_since(settings, topic, ends) == {1}
+            await write_checkpoint(producer, topic, 0, log.write([(b"s|0", b"9")], [], meta))
+            assert await written_since(settings, topic, ends) == {0, 1}
+        finally:
+            await producer.stop()
 
     asyncio.run(run())

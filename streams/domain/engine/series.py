@@ -36,11 +36,12 @@ class Series:
 
     __slots__ = ("burning", "clear", "counters", "key", "labels", "pending", "runtime", "started")
 
-    def __init__(self, runtime: SloRuntime, key: SeriesKey) -> None:
+    def __init__(self, runtime: SloRuntime, key: SeriesKey,
+                 counters: SeriesCounters | None = None) -> None:
         self.runtime = runtime
         self.key = key
         self.labels = dict(zip(runtime.slo.group_by, key, strict=True))
-        self.counters = SeriesCounters(runtime.plan)
+        self.counters = SeriesCounters(runtime.plan) if counters is None else counters
         self.started: list[float | None] = [None] * len(runtime.rules)
         self.burning: list[float | None] = [None] * len(runtime.rules)
         # Hysteresis: since when a firing rule's release condition has held (None: not now).

@@ -69,8 +69,8 @@ def restore_series(registry: SeriesRegistry, states: Sequence[StoredState],
             warnings.append(f"SLO {state['slo']}: windows or rules changed, saved series "
                             f"{state['key']} starts afresh")
             continue
-        series = Series(runtime, tuple(str(part) for part in state["key"]))
-        series.counters = SeriesCounters.restore(runtime.plan, state["counters"])
+        series = Series(runtime, tuple(str(part) for part in state["key"]),
+                        SeriesCounters.restore(runtime.plan, state["counters"]))
         series.started = _times(state["started"])
         series.burning = _times(state.get("burning") or series.burning)
         series.clear = _times(state.get("clear") or series.clear)

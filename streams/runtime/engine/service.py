@@ -34,6 +34,7 @@ from aiokafka.partitioner import murmur2
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
 from streams.runtime.engine.partition import Output, PartitionProcessor, partition_prefix
+from streams.runtime.engine.read_ahead import ReadAhead, Records
 from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
@@ -75,6 +76,9 @@ class EngineService(CheckpointedService):
         self.parked: dict[int, PartitionProcessor] = {}
         # The latest capacity event of each planned service and resource this worker counts.
         self.capacity: dict[tuple[str, str | None], CapacityEvent] = {}
+        self.read_ahead = ReadAhead(settings, self.changelog,
+                                    lambda partition: partition_prefix(partition) + b"m",
+                                    self._loaded)
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -114,6 +118,7 @@ class EngineService(CheckpointedService):
         # (seconds), and the other services (the incident consumer's own join) after it.
         await self.consumer.start()
         self.consumer.subscribe(inputs, listener=RebalanceListener(self))
+        self.read_ahead.start()  # while the join waits
 
     async def apply(self, batches: Batches) -> None:
         consumer = self.consumer
@@ -130,6 +135,10 @@ class EngineService(CheckpointedService):
                 out = proc.process_messages(messages, now, max_output=MAX_OUTPUT)
                 await self._step(proc, out)
                 messages = messages[out.consumed:]
+
+    async def on_stop(self) -> None:
+        await self.read_ahead.cancel()
+        await super().on_stop()
 
     async def _resources(self, proc: PartitionProcessor, tp: TopicPartition,
                          messages: list[Any], now: float) -> None:
@@ -277,6 +286,7 @@ class EngineService(CheckpointedService):
         async with self.lock:
             self.moved_at = time.monotonic()
             mine = sorted(tp.partition for tp in partitions if tp.topic == self.topics.requests)
+            self.read_ahead.remember(mine)
             parked, self.parked = self.parked, {}
             for partition in mine:
                 if partition in parked:
@@ -289,6 +299,7 @@ class EngineService(CheckpointedService):
                 if proc is not None and proc.offset >= 0:
                     consumer.seek(TopicPartition(self.topics.requests, partition), proc.offset + 1)
             if not new:
+                await self.read_ahead.cancel()  # nothing to restore: what was read goes
                 log.info("input partitions assigned: %s", mine)
                 self.ready.set()
                 return
@@ -301,24 +312,24 @@ class EngineService(CheckpointedService):
         """Restore the new partitions from the changelog and start reading after their state."""
         consumer = self.consumer
         assert consumer is not None
-        began = time.monotonic()
-        stored = await self.read_state(new)
-        read = time.monotonic()
-        restored = []
-        for partition in new:
-            proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
-                                      partition, self.settings.max_message_bytes,
-                                      self.settings.max_future)
-            for warning in proc.restore(stored.pop(partition, [])):
-                log.warning("partition %d: %s", partition, warning)
+        ahead = await self.read_ahead.take(new)
+        rest = [partition for partition in new if partition not in ahead]
+        restored = list(ahead.values())
+        if rest:
+            began = time.monotonic()
+            stored = await self.read_state(rest)
+            read = time.monotonic()
+            for partition in rest:
+                restored.append(self._loaded(partition, stored.pop(partition, [])))
+                await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
+            log.info("input partitions %s: state read in %.2f s, loaded in %.2f s", rest,
+                     read - began, time.monotonic() - read)
+        for proc in restored:
             if proc.offset >= 0:
                 log.info("partition %d: state restored at input offset %d (%d series, "
-                         "checkpoint %d)", partition, proc.offset, len(proc.engine.series),
-                         proc.seq)
-            restored.append(proc)
-            await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
-        log.info("input partitions %s: state read in %.2f s, loaded in %.2f s", new,
-                 read - began, time.monotonic() - read)
+                         "checkpoint %d%s)", proc.partition, proc.offset,
+                         len(proc.engine.series), proc.seq,
+                         ", read ahead" if proc.partition in ahead else "")
         async with self.lock:
             if self.stopping:
                 return
@@ -333,6 +344,15 @@ class EngineService(CheckpointedService):
             self.moved_at = time.monotonic()
             log.info("input partitions assigned: %s", mine)
             self.ready.set()
+
+    def _loaded(self, partition: int, records: Records) -> PartitionProcessor:
+        """A partition's processor, restored from its changelog records."""
+        proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
+                                  partition, self.settings.max_message_bytes,
+                                  self.settings.max_future)
+        for warning in proc.restore(records):
+            log.warning("partition %d: %s", partition, warning)
+        return proc
 
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """A partition moving away leaves its state to the changelog (stored after each batch)."""

@@ -82,7 +82,8 @@ TAIL_RECORDS = 4096  # read back from a changelog partition's end to find its la
 
 
 async def read_checkpoints(settings: Settings, topic: str, partitions: list[int],
-                           meta_key: Callable[[int], bytes]) -> dict[int, list[tuple[bytes, bytes | None]]]:
+                           meta_key: Callable[[int], bytes], ends: dict[int, int] | None = None,
+                           ) -> dict[int, list[tuple[bytes, bytes | None]]]:
     """The latest (key, value) of every key a restore of these partitions of a changelog needs
     (a deleted key's value is None), each partition read from the last meta record's `from`
     (see `streams.runtime.state.checkpoint`), not from its start.
@@ -94,7 +95,8 @@ async def read_checkpoints(settings: Settings, topic: str, partitions: list[int]
     it still writing), one `from` does not cover the other's entries, and the partition is
     read from its start. Writes of another writer older than the last writer's `from` are not
     read: the entries of the writer of the last checkpoint are never lost. The meta record
-    handed on carries `at`, its own offset.
+    handed on carries `at`, its own offset. `ends`, if given, receives the offset after the
+    last record read of each partition (0: none), for `written_since`.
     """
     reads: dict[int, list[Any]] = {}  # partition -> its records from where its restore reads
     starts: dict[int, int] = {}  # partition -> the offset to read from, before its window
@@ -127,7 +129,19 @@ async def read_checkpoints(settings: Settings, topic: str, partitions: list[int]
             reads.update(earlier)
         starts = {p: 0 for p, records in reads.items()
                   if attempt == 0 and not _one_writer(records, meta_key(p))}
+    if ends is not None:
+        ends.update({p: reads[p][-1].offset + 1 if reads.get(p) else 0 for p in partitions})
     return {p: _latest(reads.get(p, []), meta_key(p)) for p in partitions}
+
+
+async def written_since(settings: Settings, topic: str, ends: dict[int, int]) -> set[int]:
+    """The partitions of `topic` holding records at or after their offset in `ends`."""
+    written: set[int] = set()
+    async for partition, records in read_to_end(settings, topic, partitions=sorted(ends),
+                                                after={p: end - 1 for p, end in ends.items()}):
+        if records:
+            written.add(partition)
+    return written
 
 
 def _read_from(meta: Any) -> int:

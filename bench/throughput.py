@@ -2,6 +2,7 @@
 
     python bench/throughput.py                          # 1M events, 3 repetitions
     python bench/throughput.py --events 200000 --repeat 1
+    python bench/throughput.py --layout batched --tree . --tree ../before   # trees side by side
 
 Starts the bundled broker on a free loopback port, generates request events (20 services,
 ~150 bytes each) and produces them to two 4-partition topics: one event per message, and
@@ -16,9 +17,13 @@ JSON arrays of 100 events per message. Then, for each repetition and layout, mea
   from its 'input partitions assigned' log line (consumption only), and the worker's CPU
   time per event over the latter (the figure least moved by a busy machine).
 
+With `--tree`, a worker runs from each tree given (PYTHONPATH and working directory; e.g. a
+`git worktree` of an earlier revision, its decoder built with `python setup.py build_ext
+--inplace`), each right after its own ceiling, the trees alternating in every repetition.
+
 Each worker run gets fresh output topics (deleted afterwards), so runs do not feed each
-other's incident service. Prints the medians, ranges and the ratios the performance issue
-targets (worker / single-event ceiling of the same repetition).
+other's incident service. Prints the medians, ranges and the ratios the performance targets
+name (worker / the ceiling of the same layout and repetition).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.backtest import slo_text
 from streams.runtime.kafka.local_broker import LocalBroker, free_port
 
+ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
 SERVICES = tuple(f"svc-{i:02d}" for i in range(20))
 REGIONS = ("eu", "us", "ap")
@@ -250,18 +256,22 @@ def api_env() -> dict[str, str]:
 
 
 def worker(bootstrap: str, topic_prefix: str, slos: Path, workdir: Path, ends: dict[int, int],
-           timeout: float, extra_env: dict[str, str] | None = None) -> WorkerRun:
-    """Run one worker over the topic from its start; see WorkerRun."""
+           timeout: float, extra_env: dict[str, str] | None = None,
+           tree: Path | None = None) -> WorkerRun:
+    """Run one worker over the topic from its start (from the source tree `tree`, default
+    this one); see WorkerRun."""
     app_id = f"bench-{time.monotonic_ns()}"
     env = {**os.environ, "SRE_BROKER": f"kafka://{bootstrap}", "SRE_SLOS": str(slos),
            "SRE_TOPIC_PREFIX": topic_prefix, "SRE_APP_ID": app_id,
            "SRE_IDLE_TIMEOUT": "1h", "SRE_MAX_FUTURE": "3650d",
-           "SRE_DATA_DIR": str(workdir / app_id), **api_env(), **(extra_env or {})}
+           "SRE_DATA_DIR": str(workdir / app_id), **api_env(),
+           **({} if tree is None else {"PYTHONPATH": str(tree)}), **(extra_env or {})}
     path = workdir / f"{app_id}.log"
     log = open(path, "wb")  # noqa: SIM115 - the child's log
     started = time.time()
     process = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"],
-                               env=env, stdout=log, stderr=log, start_new_session=True)
+                               env=env, stdout=log, stderr=log, start_new_session=True,
+                               cwd=tree)
     try:
         finished, cpu_ready, cpu_end = asyncio.run(wait_committed(
             bootstrap, f"{app_id}-requests", f"{topic_prefix}requests", ends, process, path,
@@ -313,6 +323,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--layout", choices=("both", "single", "batched"), default="both")
+    parser.add_argument("--tree", action="append", type=Path,
+                        help="run the worker from this source tree (repeat to compare trees "
+                             "side by side, e.g. a git worktree of an earlier revision with its "
+                             "decoder built); default: this one")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, LocalBroker() as broker:
@@ -321,7 +336,9 @@ def main() -> None:
         slos.write_text(SLOS)
         made = events(args.events, start=time.time() - args.events / 500 - 3600)
         size = sum(len(orjson.dumps(e)) for e in made[:10_000]) / min(len(made), 10_000)
-        layouts = {SINGLE: ("single.", 1), BATCHED: ("batched.", 100)}
+        layouts = {name: layout for name, layout in
+                   {SINGLE: ("single.", 1), BATCHED: ("batched.", 100)}.items()
+                   if args.layout in ("both", layout[0].rstrip("."))}
         ends: dict[str, dict[int, int]] = {}
         for name, (prefix, per_message) in layouts.items():
             asyncio.run(create(broker.bootstrap, [prefix + "requests"]))
@@ -331,26 +348,30 @@ def main() -> None:
             print(f"produced {len(made):,} events ({size:.0f} B each) as {messages:,} messages "
                   f"({name}) in {time.perf_counter() - began:.1f} s", flush=True)
 
+        trees = args.tree or [ROOT]
         runs: list[dict[str, float]] = []
         for run in range(args.repeat):
             result: dict[str, float] = {}
             for name, (prefix, _) in layouts.items():
-                top = asyncio.run(ceiling(broker.bootstrap, prefix + "requests", len(made)))
-                done = worker(broker.bootstrap, prefix, slos, workdir, ends[name], args.timeout)
-                result[f"{name} ceiling"] = top
-                result[f"{name} worker"] = len(made) / done.gross
-                result[f"{name} worker net"] = len(made) / done.net
-                result[f"{name} start-up"] = done.gross - done.net
-                result[f"{name} cpu"] = done.cpu / len(made) * 1e6
-                print(f"run {run + 1}, {name}: ceiling {top:,.0f} events/s; worker "
-                      f"{len(made) / done.gross:,.0f} events/s from its start ({done.gross:.1f} s), "
-                      f"{len(made) / done.net:,.0f} events/s once assigned ({done.net:.1f} s after "
-                      f"{done.gross - done.net:.1f} s of start-up), "
-                      f"{done.cpu / len(made) * 1e6:.2f} µs of worker CPU an event", flush=True)
-            single = result[f"{SINGLE} ceiling"]
-            for name in layouts:
-                result[f"{name} ratio"] = result[f"{name} worker"] / single
-                result[f"{name} ratio net"] = result[f"{name} worker net"] / single
+                for tree in trees:  # each worker right after a ceiling of its own
+                    top = asyncio.run(ceiling(broker.bootstrap, prefix + "requests", len(made)))
+                    done = worker(broker.bootstrap, prefix, slos, workdir, ends[name], args.timeout,
+                                  tree=tree)
+                    key = f"{tree} {name}"
+                    result[f"{key} ceiling"] = top
+                    result[f"{key} worker"] = len(made) / done.gross
+                    result[f"{key} worker net"] = len(made) / done.net
+                    result[f"{key} start-up"] = done.gross - done.net
+                    result[f"{key} cpu"] = done.cpu / len(made) * 1e6
+                    result[f"{key} ratio"] = result[f"{key} worker"] / top
+                    result[f"{key} ratio net"] = result[f"{key} worker net"] / top
+                    print(f"run {run + 1}, {name}{'' if len(trees) == 1 else f', {tree}'}: "
+                          f"ceiling {top:,.0f} events/s; worker "
+                          f"{len(made) / done.gross:,.0f} events/s from its start "
+                          f"({done.gross:.1f} s), {len(made) / done.net:,.0f} events/s once "
+                          f"assigned ({done.net:.1f} s after {done.gross - done.net:.1f} s of "
+                          f"start-up), {done.cpu / len(made) * 1e6:.2f} µs of worker CPU an event",
+                          flush=True)
             runs.append(result)
 
         def column(key: str) -> list[float]:
@@ -362,17 +383,22 @@ def main() -> None:
 
         print(f"\nmedian (range) of {args.repeat} runs, {len(made):,} events, {PARTITIONS} "
               f"partitions, {len(SERVICES)} services, {2 * len(SERVICES)} SLOs, events/s:")
-        for name in layouts:
-            print(f"  {name:<20} ceiling {spread(column(f'{name} ceiling'))}")
-            print(f"  {'':<20} worker from start {spread(column(f'{name} worker'))}; "
-                  f"once assigned {spread(column(f'{name} worker net'))}; start-up "
-                  f"{statistics.median(column(f'{name} start-up')):.1f} s; worker CPU "
-                  f"{statistics.median(column(f'{name} cpu')):.2f} µs an event")
-        print(f"  {SINGLE}, worker / ceiling: from start {ratio(f'{SINGLE} ratio')}, "
-              f"once assigned {ratio(f'{SINGLE} ratio net')}  (target >= 0.20)")
-        print(f"  {BATCHED}, worker / {SINGLE} ceiling: from start "
-              f"{ratio(f'{BATCHED} ratio')}, once assigned {ratio(f'{BATCHED} ratio net')}"
-              f"  (target >= 0.80)")
+        for tree in trees:
+            if len(trees) > 1:
+                print(f" worker from {tree}:")
+            for name in layouts:
+                key = f"{tree} {name}"
+                print(f"  {name:<20} ceiling {spread(column(f'{key} ceiling'))}")
+                print(f"  {'':<20} worker from start {spread(column(f'{key} worker'))}; "
+                      f"once assigned {spread(column(f'{key} worker net'))}; start-up "
+                      f"{statistics.median(column(f'{key} start-up')):.1f} s; worker CPU "
+                      f"{statistics.median(column(f'{key} cpu')):.2f} µs an event")
+            for name, target in ((SINGLE, 0.85), (BATCHED, 0.75)):
+                key = f"{tree} {name}"
+                if f"{key} ratio" in runs[0]:
+                    print(f"  {name}, worker / same-layout ceiling: from start "
+                          f"{ratio(f'{key} ratio')}, once assigned {ratio(f'{key} ratio net')}  "
+                          f"(target once assigned >= {target})")
 
 
 if __name__ == "__main__":

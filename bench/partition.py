@@ -113,6 +113,9 @@ def main() -> None:
                                      capture_output=True).stdout
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(tmp, filter="data")
+            if (Path(tmp) / "setup.py").exists():  # its compiled decoder, as an install builds it
+                subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                               cwd=tmp, check=True, capture_output=True)
             trees = {args.baseline: Path(tmp), **trees}
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for n in range(args.repeat):

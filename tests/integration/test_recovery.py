@@ -154,3 +154,27 @@ def test_state_moves_with_partitions_to_a_new_worker_and_a_survivor(
     assert_as_uninterrupted(live, expected)
     log = (tmp_path / "w2.log").read_text(errors="replace")
     assert "input partitions assigned: [0, 1, 2, 3]" in log, log[-3000:]
+
+
+def test_a_restarted_worker_checks_what_it_read_ahead_against_another_workers_writes(
+    live_factory: Callable[..., Live], tmp_path: Path,
+) -> None:
+    """Killed while a second worker runs, the first comes back to partitions the second has
+    stored meanwhile (and may still store while the first rejoins): the state it reads while
+    rejoining serves only where nobody stored since, and nothing is lost or counted twice."""
+    live, expected, producer, rest = start_replay(live_factory, tmp_path, seed=13)
+    wait_for(lambda: len(read(live, live.settings.topics.budgets, quiet_ms=100)) > 100, 120, live,
+             "the first worker to make progress")
+    live.start_worker("w2")
+    w2_log = tmp_path / "w2.log"
+    wait_for(lambda: "state restored at input offset" in w2_log.read_text(errors="replace"), 120,
+             live, "the second worker to restore a partition")
+    kill(live, 0)
+    wait_for(lambda: "input partitions assigned: [0, 1, 2, 3]" in w2_log.read_text(
+        errors="replace"), 120, live, "the second worker to hold every partition")
+    live.start_worker("w1")  # its note names the partitions it held before the kill
+    assert producer.wait(300) == 0
+    assert produce_in_background(live, rest).wait(300) == 0
+    assert_as_uninterrupted(live, expected)
+    log = (tmp_path / "w1.log").read_text(errors="replace")
+    assert "state read ahead in" in log, log[-3000:]

@@ -22,6 +22,21 @@ from streams.runtime.state.checkpoint import CheckpointLog
 from streams.runtime.state.handover import send_batches, write_checkpoint
 
 
+def fresh_changelog(broker: LocalBroker) -> tuple[Settings, str]:
+    """Settings with a prefix of their own, and the name of a changelog topic under it."""
+    settings = Settings.load({"broker": broker.url,
+                              "topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
+    return settings, settings.topics.requests + "-changelog"
+
+
+async def started_producer(settings: Settings, topic: str) -> AIOKafkaProducer:
+    """A producer, started, once `topic` exists."""
+    await ensure_topics(settings, [topic])
+    producer = AIOKafkaProducer(**client_options(settings))
+    await producer.start()
+    return producer
+
+
 def meta(seq: int, chunks: int) -> dict[str, object]:
     return {"version": 1, "seq": seq, "outbox": chunks}
 
@@ -43,14 +58,10 @@ def state_of(prefix: bytes, records: list[tuple[bytes, bytes | None]]) -> object
 
 @pytest.mark.parametrize("window", [4096, 8])
 def test_a_restore_reads_from_the_last_checkpoints_from(broker: LocalBroker, window: int) -> None:
-    settings = Settings.load({"broker": broker.url,
-                              "topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
-    topic = settings.topics.requests + "-changelog"
+    settings, topic = fresh_changelog(broker)
 
     async def run() -> None:
-        await ensure_topics(settings, [topic])
-        producer = AIOKafkaProducer(**client_options(settings))
-        await producer.start()
+        producer = await started_producer(settings, topic)
         try:
             logs = {0: CheckpointLog(b"0|"), 1: CheckpointLog(b"1|")}
             for step in range(30):  # partition 0: 200 entries all changing; 1: one hot entry
@@ -99,14 +110,10 @@ def test_a_restore_reads_from_the_last_checkpoints_from(broker: LocalBroker, win
 
 
 def test_a_read_ahead_learns_whether_the_changelog_was_written_since(broker: LocalBroker) -> None:
-    settings = Settings.load({"broker": broker.url,
-                              "topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
-    topic = settings.topics.requests + "-changelog"
+    settings, topic = fresh_changelog(broker)
 
     async def run() -> None:
-        await ensure_topics(settings, [topic])
-        producer = AIOKafkaProducer(**client_options(settings))
-        await producer.start()
+        producer = await started_producer(settings, topic)
         try:
             log = CheckpointLog(b"0|")
             for step in range(3):

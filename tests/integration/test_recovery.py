@@ -160,8 +160,9 @@ def test_a_restarted_worker_checks_what_it_read_ahead_against_another_workers_wr
     live_factory: Callable[..., Live], tmp_path: Path,
 ) -> None:
     """Killed while a second worker runs, the first comes back to partitions the second has
-    stored meanwhile (and may still store while the first rejoins): the state it reads while
-    rejoining serves only where nobody stored since, and nothing is lost or counted twice."""
+    stored meanwhile (and may still store while the first rejoins): it reads their state while
+    rejoining, and whether that state serves or is read anew (that depends on timing), nothing
+    is lost or counted twice."""
     live, expected, producer, rest = start_replay(live_factory, tmp_path, seed=13)
     wait_for(lambda: len(read(live, live.settings.topics.budgets, quiet_ms=100)) > 100, 120, live,
              "the first worker to make progress")

@@ -1,4 +1,4 @@
-"""Reading a restarting worker's state while its group join waits.
+"""The state of newly assigned input partitions, read while the group join waits where it can.
 
 A worker that joins its input group waits for the broker to settle the group (half the
 session timeout on the bundled broker: 3 s by default) and only then learns its partitions;
@@ -10,7 +10,7 @@ reads and loads the state of those while it waits for the join.
 What was read ahead is used only if nothing was written to the partition's changelog since
 (`written_since`): while this worker was away another one may have held the partition and
 stored newer state. Partitions not read ahead, or written since, are read after the
-assignment as before; what was read ahead for a partition not assigned is dropped.
+assignment (`ReadAhead.restored`); what was read ahead for a partition not assigned is dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -41,11 +41,11 @@ class ReadAhead:
     """The state of the partitions this worker held last, read while it joins its group."""
 
     def __init__(self, settings: Settings, changelog: str, meta_key: Callable[[int], bytes],
-                 load: Callable[[int, Records], PartitionProcessor]) -> None:
+                 processor: Callable[[int], PartitionProcessor]) -> None:
         self.settings = settings
         self.changelog = changelog
         self.meta_key = meta_key
-        self.load = load  # a partition's processor from its changelog records
+        self.processor = processor  # a new processor of a partition
         self.path = Path(settings.data_dir) / HELD_FILE
         self.task: asyncio.Task[Loaded] | None = None
 
@@ -94,6 +94,38 @@ class ReadAhead:
         log.info("input partitions %s: state read ahead in %.2f s, loaded in %.2f s", partitions,
                  read - began, time.monotonic() - read)
         return loaded
+
+    def load(self, partition: int, records: Records) -> PartitionProcessor:
+        """A partition's processor, restored from its changelog records."""
+        proc = self.processor(partition)
+        for warning in proc.restore(records):
+            log.warning("partition %d: %s", partition, warning)
+        return proc
+
+    async def restored(self, partitions: list[int],
+                       read: Callable[[list[int]], Awaitable[dict[int, Records]]],
+                       ) -> list[PartitionProcessor]:
+        """The processors of newly assigned partitions: the state read ahead where it is still
+        the latest, the rest read (`read`) and loaded now."""
+        ahead = await self.take(partitions)
+        rest = [partition for partition in partitions if partition not in ahead]
+        restored = list(ahead.values())
+        if rest:
+            began = time.monotonic()
+            stored = await read(rest)
+            read_at = time.monotonic()
+            for partition in rest:
+                restored.append(self.load(partition, stored.pop(partition, [])))
+                await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
+            log.info("input partitions %s: state read in %.2f s, loaded in %.2f s", rest,
+                     read_at - began, time.monotonic() - read_at)
+        for proc in restored:
+            if proc.offset >= 0:
+                log.info("partition %d: state restored at input offset %d (%d series, "
+                         "checkpoint %d%s)", proc.partition, proc.offset,
+                         len(proc.engine.series), proc.seq,
+                         ", read ahead" if proc.partition in ahead else "")
+        return restored
 
     async def take(self, partitions: list[int]) -> dict[int, PartitionProcessor]:
         """The state read ahead of these (assigned) partitions that is still the latest; the

@@ -34,7 +34,7 @@ from aiokafka.partitioner import murmur2
 from streams.domain.engine.evaluation import EngineSettings
 from streams.domain.slo.model import SloFile
 from streams.runtime.engine.partition import Output, PartitionProcessor, partition_prefix
-from streams.runtime.engine.read_ahead import ReadAhead, Records
+from streams.runtime.engine.read_ahead import ReadAhead
 from streams.runtime.kafka.clients import client_options, ensure_topics, group_timing
 from streams.runtime.settings import Settings
 from streams.runtime.state.checkpoint import compact
@@ -76,9 +76,11 @@ class EngineService(CheckpointedService):
         self.parked: dict[int, PartitionProcessor] = {}
         # The latest capacity event of each planned service and resource this worker counts.
         self.capacity: dict[tuple[str, str | None], CapacityEvent] = {}
-        self.read_ahead = ReadAhead(settings, self.changelog,
-                                    lambda partition: partition_prefix(partition) + b"m",
-                                    self._loaded)
+        self.read_ahead = ReadAhead(
+            settings, self.changelog, lambda partition: partition_prefix(partition) + b"m",
+            lambda partition: PartitionProcessor(slo_file, self.engine_settings, self.topics.requests,
+                                                 partition, settings.max_message_bytes,
+                                                 settings.max_future))
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -312,24 +314,7 @@ class EngineService(CheckpointedService):
         """Restore the new partitions from the changelog and start reading after their state."""
         consumer = self.consumer
         assert consumer is not None
-        ahead = await self.read_ahead.take(new)
-        rest = [partition for partition in new if partition not in ahead]
-        restored = list(ahead.values())
-        if rest:
-            began = time.monotonic()
-            stored = await self.read_state(rest)
-            read = time.monotonic()
-            for partition in rest:
-                restored.append(self._loaded(partition, stored.pop(partition, [])))
-                await asyncio.sleep(0)  # a long restore lets the other partitions' steps through
-            log.info("input partitions %s: state read in %.2f s, loaded in %.2f s", rest,
-                     read - began, time.monotonic() - read)
-        for proc in restored:
-            if proc.offset >= 0:
-                log.info("partition %d: state restored at input offset %d (%d series, "
-                         "checkpoint %d%s)", proc.partition, proc.offset,
-                         len(proc.engine.series), proc.seq,
-                         ", read ahead" if proc.partition in ahead else "")
+        restored = await self.read_ahead.restored(new, self.read_state)
         async with self.lock:
             if self.stopping:
                 return
@@ -344,15 +329,6 @@ class EngineService(CheckpointedService):
             self.moved_at = time.monotonic()
             log.info("input partitions assigned: %s", mine)
             self.ready.set()
-
-    def _loaded(self, partition: int, records: Records) -> PartitionProcessor:
-        """A partition's processor, restored from its changelog records."""
-        proc = PartitionProcessor(self.slo_file, self.engine_settings, self.topics.requests,
-                                  partition, self.settings.max_message_bytes,
-                                  self.settings.max_future)
-        for warning in proc.restore(records):
-            log.warning("partition %d: %s", partition, warning)
-        return proc
 
     async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         """A partition moving away leaves its state to the changelog (stored after each batch)."""

@@ -15,7 +15,7 @@ from streams.runtime.settings import Settings
 def read_ahead(data: Path, changelog: str = "app-engine-state-changelog") -> ReadAhead:
     settings = Settings.load({"data_dir": str(data)})
     return ReadAhead(settings, changelog, lambda p: b"%d|m" % p,
-                     lambda partition, records: pytest.fail("nothing to load"))
+                     lambda partition: pytest.fail("nothing to load"))
 
 
 def test_the_partitions_noted_at_an_assignment_are_read_back_at_the_next_start(

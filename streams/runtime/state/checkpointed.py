@@ -32,6 +32,20 @@ def changelog_topic(settings: Settings, state: str) -> str:
     return f"{settings.app_id}-{state}-state-changelog"
 
 
+FETCHER_TURNS = 4
+
+
+async def let_fetcher_run() -> None:
+    """Give a consumer's fetcher the event loop turns it needs to send its next fetch request
+    (woken by `getmany` taking records, it sends on its second turn), so the broker reads the
+    next records while these are counted instead of after. Counting does not yield until its
+    first step is stored: before this, the next request left only then. Measured with
+    bench/throughput.py: the worker about 10% faster at 100 events a message, paired runs
+    (docs/performance.md)."""
+    for _ in range(FETCHER_TURNS):
+        await asyncio.sleep(0)
+
+
 class CheckpointedService(mode.Service):
     """A service of the app reading its inputs with its own consumer, its state checkpointed."""
 
@@ -122,6 +136,8 @@ class CheckpointedService(mode.Service):
         assert consumer is not None
         while not self.should_stop:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            if batches:
+                await let_fetcher_run()
             async with self.lock:
                 if self.stopping:
                     return

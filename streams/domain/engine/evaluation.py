@@ -178,16 +178,18 @@ class Engine:
                     upcoming = first if upcoming is None else min(upcoming, first)
                     continue
                 counters.start(instant - 1)
-            elif counters.idle:
-                # Nothing in any window and nothing waiting: nothing can fire or change, so
-                # the series sleeps (no evaluation, no snapshot) until data comes; late data
-                # moves its rings on (`series.catch_up`).
-                continue
-            elif (first := counters.dormant_until(instant)) is not None and series.quiet:
-                # Nothing in any window, its next data later: it sleeps until then, as it
-                # would with that data not yet read (live and replay alike).
-                upcoming = first if upcoming is None else min(upcoming, first)
-                continue
+            elif not any(counters.total):  # (`idle` and `dormant_until`, written out)
+                if not counters.pending:
+                    # Nothing in any window and nothing waiting: nothing can fire or change,
+                    # so the series sleeps (no evaluation, no snapshot) until data comes;
+                    # late data moves its rings on (`series.catch_up`).
+                    continue
+                first = min(counters.pending)
+                if first > instant and series.quiet:
+                    # Nothing in any window, its next data later: it sleeps until then, as
+                    # it would with that data not yet read (live and replay alike).
+                    upcoming = first if upcoming is None else min(upcoming, first)
+                    continue
             upcoming = instant + 1
             counters.advance(instant)
             transitions, changed = evaluate_rules(series, at)

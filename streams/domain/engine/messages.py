@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import orjson
 from msgspec import UNSET
 
-from streams.domain.engine.alerts import burn_rate, sli
+from streams.domain.engine.alerts import burn_rate
 from streams.domain.engine.rules import Transition
 from streams.domain.engine.series import Series
 from streams.domain.slo.model import AlertRule, Slo
@@ -113,26 +113,31 @@ def budget_remaining(series: Series) -> float:
 
 
 def budget_message(series: Series, at: float) -> BudgetSnapshot:
-    """The budget of one series at event time `at` (published on `sre.budgets`)."""
+    """The budget of one series at event time `at` (published on `sre.budgets`).
+
+    Once per series per budget interval, so written out: `burn_rate`'s arithmetic inline
+    (the same operations, so the same floats) and the SLO's fixed parts taken from its runtime."""
     runtime = series.runtime
     slo = runtime.slo
     counters = series.counters
+    goods, totals = counters.good, counters.total
     period = runtime.period
+    allowed = runtime.allowed
+    good, total = goods[period], totals[period]
     return BudgetSnapshot(
         slo=slo.name,
         service=slo.service,
         series=dict(series.labels),
         at=format_ts(at),
         objective=slo.objective,
-        window=slo.window_label,
-        good=counters.good[period],
-        total=counters.total[period],
-        sli=sli(counters.good[period], counters.total[period]),
-        error_budget_remaining=budget_remaining(series),
-        burn_rates={
-            label: burn_rate(counters.good[w], counters.total[w], slo.objective)
-            for w, label in enumerate(runtime.window_labels)
-        },
+        window=runtime.window_label,
+        good=good,
+        total=total,
+        sli=good / total if total else 1.0,
+        error_budget_remaining=1.0 - ((total - good) / total / allowed if total else 0.0),
+        burn_rates={label: (t - g) / t / allowed if t else 0.0
+                    # the windows' sums come first (a calendar period's is after them)
+                    for label, g, t in zip(runtime.window_labels, goods, totals, strict=False)},
         firing=[
             spec.rule.name for spec, since in zip(runtime.rules, series.started, strict=True)
             if since is not None

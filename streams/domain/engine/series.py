@@ -15,8 +15,8 @@ from streams.domain.slo.model import Slo
 class SloRuntime:
     """One SLO as the engine runs it: its bucket plan, compiled rules and series."""
 
-    __slots__ = ("index", "min_events", "period", "plan", "rules", "series",
-                 "slo", "window_labels")
+    __slots__ = ("allowed", "index", "min_events", "period", "plan", "rules", "series",
+                 "slo", "window_label", "window_labels")
 
     def __init__(self, slo: Slo, index: int, plan: CounterPlan) -> None:
         self.slo = slo
@@ -27,6 +27,8 @@ class SloRuntime:
         self.period = plan.index(slo.window) if slo.calendar is None else len(plan.windows)
         self.rules: tuple[RuleSpec, ...] = rule_specs(slo, plan)
         self.window_labels = tuple(format_duration(w) for w in plan.windows)
+        self.window_label = slo.window_label  # the budget period's
+        self.allowed = 1.0 - slo.objective  # the bad share the budget allows (burn rate 1)
         self.series: dict[SeriesKey, Series] = {}
 
 

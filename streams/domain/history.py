@@ -155,10 +155,11 @@ class SeriesHistory:
         return sum(tier.values.itemsize * len(tier.values) for tier in self.tiers)
 
 
-def point_of(snapshot: BudgetSnapshot) -> Point:
+def point_of(snapshot: BudgetSnapshot, at: float | None = None) -> Point:
     """A snapshot's point; the budget to 6 decimals (a chart needs no more, and the stored
     chunks are shorter)."""
-    return Point(parse_ts(snapshot.at), round(snapshot.error_budget_remaining, 6),
+    return Point(parse_ts(snapshot.at) if at is None else at,
+                 round(snapshot.error_budget_remaining, 6),
                  float(snapshot.good), float(snapshot.total))
 
 
@@ -175,15 +176,18 @@ class HistoryBook:
         self.series: dict[str, SeriesHistory] = {}
         self.changed: set[tuple[str, int, int]] = set()  # (series key, tier, chunk) to store
 
-    def on_budget(self, snapshot: BudgetSnapshot) -> None:
+    def on_budget(self, snapshot: BudgetSnapshot, key: str | None = None,
+                  at: float | None = None) -> None:
+        """Add a snapshot's point (`key`, `at`: its series key and parsed time, if known)."""
         period = self.periods.get(snapshot.slo)
         if period is None:
             return  # an SLO since removed from the file
-        key = series_key(snapshot.slo, snapshot.series)
+        key = series_key(snapshot.slo, snapshot.series) if key is None else key
         history = self.series.get(key)
         if history is None:
             history = self.series[key] = SeriesHistory(period)
-        self.changed.update((key, tier, chunk) for tier, chunk in history.add(point_of(snapshot)))
+        self.changed.update((key, tier, chunk)
+                            for tier, chunk in history.add(point_of(snapshot, at)))
 
     def of(self, slo: str, series: dict[str, str]) -> SeriesHistory | None:
         return self.series.get(series_key(slo, series))

@@ -91,8 +91,10 @@ class PolicyBook:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def on_budget(self, snapshot: BudgetSnapshot) -> list[PolicyEvent]:
-        """Record a budget snapshot; returns a state-change event when the service's changes."""
+    def on_budget(self, snapshot: BudgetSnapshot, key: str | None = None,
+                  at: float | None = None) -> list[PolicyEvent]:
+        """Record a budget snapshot; returns a state-change event when the service's changes.
+        `key` and `at`: its `series_key` and parsed `at`, where the caller has them."""
         slo = self.slos.get(snapshot.slo)
         if slo is None:
             return []  # an SLO since removed from the file
@@ -102,12 +104,13 @@ class PolicyBook:
         if not math.isfinite(snapshot.error_budget_remaining):
             raise ValueError(f"error_budget_remaining must be a number, got "
                              f"{snapshot.error_budget_remaining!r}")
-        key = series_key(slo.name, snapshot.series)
+        key = series_key(slo.name, snapshot.series) if key is None else key
+        at = parse_ts(snapshot.at) if at is None else at
         previous = self.budgets.get(key)
-        if previous is not None and parse_ts(previous.at) > parse_ts(snapshot.at):
+        if previous is not None and parse_ts(previous.at) > at:
             return []  # older than what is known (a repeat after a restart)
         self._put(key, snapshot)
-        return self._restate(slo.service, parse_ts(snapshot.at))
+        return self._restate(slo.service, at)
 
     def on_deploy(self, deploy: Deploy) -> list[PolicyEvent]:
         """A deploy while frozen, without an exception class or a valid override: a violation."""

@@ -111,9 +111,11 @@ class IncidentProcessor:
                     self.toil.on_work(message)
                     continue
                 if isinstance(message, BudgetSnapshot):
-                    step.outputs += [(topics.policy, e) for e in policies.on_budget(message)]
-                    state.history.on_budget(message)
-                    state.changed_budgets.add(budget_key(message.slo, message.series))
+                    key = budget_key(message.slo, message.series)  # once for all three
+                    step.outputs += [(topics.policy, e)
+                                     for e in policies.on_budget(message, key, item.at)]
+                    state.history.on_budget(message, key, item.at)
+                    state.changed_budgets.add(key)
                     continue
                 if isinstance(message, Alert):
                     events = book.on_alert(message)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.runtime.kafka.clients import client_options
 from streams.runtime.kafka.local_broker import LocalBroker
@@ -28,18 +28,26 @@ def test_the_next_fetch_request_leaves_before_the_batch_is_counted(broker: Local
             await producer.flush()
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, **client_options(settings), group_id=None,
+        consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         try:
-            fetcher = consumer._fetcher  # aiokafka's: whose turns these are
+            # Partition 0 alone: fetches for partitions without records would be in flight
+            # whatever the turns do.
+            consumer.assign([TopicPartition(topic, 0)])
+            fetcher, client = consumer._fetcher, consumer._client  # aiokafka's own
+
+            def written() -> int:  # requests sent and not answered, on every connection
+                return sum(len(conn._requests) for conn in client._conns.values())
+
             taken = 0
             while taken < 50:  # to the batch that empties the partition's buffer
                 batches = await consumer.getmany(timeout_ms=2000)
                 taken += sum(map(len, batches.values()))
-            assert not fetcher._in_flight  # woken, but it has not run yet
+            assert not fetcher._in_flight and not written()  # woken, not run yet
             await let_fetcher_run()
-            assert fetcher._in_flight  # the next fetch request is out
+            # The fetch task started (second turn) and wrote its request (third).
+            assert fetcher._in_flight and written()
         finally:
             await consumer.stop()
 

@@ -37,11 +37,11 @@ FETCHER_TURNS = 4
 
 async def let_fetcher_run() -> None:
     """Give a consumer's fetcher the event loop turns it needs to send its next fetch request
-    (woken by `getmany` taking records, it sends on its second turn), so the broker reads the
-    next records while these are counted instead of after. Counting does not yield until its
-    first step is stored: before this, the next request left only then. Measured with
-    bench/throughput.py: the worker about 10% faster at 100 events a message, paired runs
-    (docs/performance.md)."""
+    (woken by `getmany` taking records, it starts the fetch on its second turn, which writes
+    the request on the third), so the broker reads the next records while these are counted
+    instead of after. Counting does not yield until its first step is stored: before this, the
+    next request left only then. Measured with bench/throughput.py: the worker about 10%
+    faster at 100 events a message, paired runs (docs/performance.md)."""
     for _ in range(FETCHER_TURNS):
         await asyncio.sleep(0)
 

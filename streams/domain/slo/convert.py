@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias, cast
 
 import yaml
 
@@ -33,14 +33,18 @@ from streams.domain.slo.yaml_reader import load_yaml_documents
 
 SECTIONS = ("incidents", "notify", "toil", "capacity")  # file-level, without an OpenSLO kind
 
+# What the writers build and `yaml.safe_dump` writes: YAML's plain values, lists and mappings.
+Yaml: TypeAlias = "str | int | float | bool | list[Yaml] | dict[str, Yaml] | None"
+Document: TypeAlias = dict[str, Yaml]
 
-def raw_sections(path: str | Path) -> dict[str, Any]:
+
+def raw_sections(path: str | Path) -> Document:
     """The file-level sections (incidents, notify, toil, capacity) as written in an SLO file or
     directory."""
     source = Path(path)
     files = sorted(p for p in source.rglob("*") if p.suffix in (".yaml", ".yml")) \
         if source.is_dir() else [source]
-    sections: dict[str, Any] = {}
+    sections: Document = {}
     for file in files:
         for document in load_yaml_documents(file.read_text(encoding="utf-8")):
             if isinstance(document, Mapping) and not is_openslo(document):
@@ -48,23 +52,28 @@ def raw_sections(path: str | Path) -> dict[str, Any]:
     return sections
 
 
-def _dump(documents: list[dict[str, Any]]) -> str:
+def _dump(documents: list[Document]) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True,
                               default_flow_style=False, width=100)
 
 
-def _bad_status(sli: AvailabilitySli) -> list[str | int]:
-    return [f"{c}xx" for c in sorted(sli.bad_classes)] + sorted(sli.bad_codes)
+def _bad_status(sli: AvailabilitySli) -> list[Yaml]:
+    return [*(f"{c}xx" for c in sorted(sli.bad_classes)), *sorted(sli.bad_codes)]
 
 
-def _budget(policy: BudgetPolicy) -> dict[str, Any]:
+def _match(slo: Slo) -> Document:
+    """The SLO's `match` as read from its file (its values are YAML's own)."""
+    return {key: cast(Yaml, value) for key, value in slo.match}
+
+
+def _budget(policy: BudgetPolicy) -> Document:
     default = BudgetPolicy()
     return {key: (list(value) if isinstance(value, tuple) else value)
             for key in ("warn_below", "freeze_below", "exceptions")
             if (value := getattr(policy, key)) != getattr(default, key)}
 
 
-def to_native(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
+def to_native(slo_file: SloFile, sections: Mapping[str, Yaml]) -> str:
     """A native (`sre-streams/v1`) SLO file for the set."""
     names: dict[AlertPolicy, str] = {}
     taken: dict[str, AlertPolicy] = {}
@@ -78,10 +87,9 @@ def to_native(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
             name = f"{policy.name}-{n}"
         names[policy] = name
         taken[name] = policy
-    slos = []
+    slos: list[Yaml] = []
     for slo in slo_file.slos:
-        entry: dict[str, Any] = {"name": slo.name, "service": slo.service,
-                                 "objective": slo.objective}
+        entry: Document = {"name": slo.name, "service": slo.service, "objective": slo.objective}
         if isinstance(slo.sli, LatencySli):
             entry["sli"] = {"latency": {"threshold_ms": slo.sli.threshold_ms}}
         else:
@@ -92,7 +100,7 @@ def to_native(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
         if slo.min_events:
             entry["min_events"] = slo.min_events
         if slo.match:
-            entry["match"] = dict(slo.match)
+            entry["match"] = _match(slo)
         if slo.group_by:
             entry["group_by"] = list(slo.group_by)
         if slo.max_series != 1000:
@@ -104,20 +112,20 @@ def to_native(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
         if budget := _budget(slo.budget_policy):
             entry["policy"] = budget
         slos.append(entry)
-    document: dict[str, Any] = {"apiVersion": NATIVE_VERSION, "slos": slos}
-    alerting = {name: [_native_rule(rule) for rule in policy.rules]
-                for name, policy in taken.items() if BUILTIN_POLICIES.get(name) != policy}
+    document: Document = {"apiVersion": NATIVE_VERSION, "slos": slos}
+    alerting: Document = {name: [_native_rule(rule) for rule in policy.rules]
+                          for name, policy in taken.items() if BUILTIN_POLICIES.get(name) != policy}
     if alerting:
         document["alerting"] = alerting
     document.update({k: sections[k] for k in SECTIONS if k in sections})
     return _dump([document])
 
 
-def _native_rule(rule: AlertRule) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": rule.name, "severity": rule.severity.value,
-                             "long": format_duration(rule.long),
-                             "short": format_duration(rule.short),
-                             "budget_percent": rule.budget_percent}
+def _native_rule(rule: AlertRule) -> Document:
+    entry: Document = {"name": rule.name, "severity": rule.severity.value,
+                       "long": format_duration(rule.long),
+                       "short": format_duration(rule.short),
+                       "budget_percent": rule.budget_percent}
     if rule.resolve_below is not None:
         entry["resolve_below"] = rule.resolve_below
     if rule.keep_firing_for:
@@ -127,10 +135,10 @@ def _native_rule(rule: AlertRule) -> dict[str, Any]:
     return entry
 
 
-def to_openslo(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
+def to_openslo(slo_file: SloFile, sections: Mapping[str, Yaml]) -> str:
     """OpenSLO v1 documents for the set (see docs/contracts.md, section N)."""
     services = sorted({slo.service for slo in slo_file.slos})
-    documents: list[dict[str, Any]] = [
+    documents: list[Document] = [
         {"apiVersion": OPENSLO_VERSION, "kind": "Service", "metadata": {"name": service},
          "spec": {}}
         for service in services if valid_name(service)]
@@ -165,15 +173,15 @@ def to_openslo(slo_file: SloFile, sections: Mapping[str, Any]) -> str:
     return _dump(documents)
 
 
-def _sli_doc(slo: Slo) -> dict[str, Any]:
-    good: dict[str, Any]
+def _sli_doc(slo: Slo) -> Document:
+    good: Document
     if isinstance(slo.sli, LatencySli):
         good = {"latency_ms_lte": slo.sli.threshold_ms}
     else:
         good = {"bad_status": _bad_status(slo.sli)}
-    total: dict[str, Any] = {}
+    total: Document = {}
     if slo.match:
-        total["match"] = dict(slo.match)
+        total["match"] = _match(slo)
     if slo.group_by:
         total["group_by"] = list(slo.group_by)
     if slo.max_series != 1000:
@@ -186,21 +194,22 @@ def _sli_doc(slo: Slo) -> dict[str, Any]:
                 "total": {"metricSource": {"type": SOURCE_TYPE, "spec": total}}}}}
 
 
-def _slo_doc(slo: Slo, policies: list[str]) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": slo.name}
+def _slo_doc(slo: Slo, policies: list[str]) -> Document:
+    metadata: Document = {"name": slo.name}
     if slo.labels:
         metadata["labels"] = dict(slo.labels)
-    notes: dict[str, str] = {}
+    notes: Document = {}
     if slo.runbook_url is not None:
         notes["sre-streams/runbook-url"] = slo.runbook_url
     budget = _budget(slo.budget_policy)
     for key in ("warn_below", "freeze_below"):
         if key in budget:
             notes[f"sre-streams/{key.replace('_', '-')}"] = repr(budget[key])
-    if "exceptions" in budget:
-        if any("," in e for e in budget["exceptions"]):
+    if "exceptions" in budget:  # (as the policy holds them)
+        exceptions = slo.budget_policy.exceptions
+        if any("," in e for e in exceptions):
             raise ValueError(f"{slo.name}: a change class with a comma cannot be an annotation")
-        notes["sre-streams/exceptions"] = ",".join(budget["exceptions"])
+        notes["sre-streams/exceptions"] = ",".join(exceptions)
     if notes:
         metadata["annotations"] = notes
     return {"apiVersion": OPENSLO_VERSION, "kind": "SLO", "metadata": metadata,
@@ -211,7 +220,7 @@ def _slo_doc(slo: Slo, policies: list[str]) -> dict[str, Any]:
                      "alertPolicies": [{"alertPolicyRef": name} for name in policies]}}
 
 
-def _time_window(slo: Slo) -> dict[str, Any]:
+def _time_window(slo: Slo) -> Document:
     if slo.calendar is None:
         return {"duration": format_duration(slo.window), "isRolling": True}
     # 1 January 2024 was a Monday: a start of every kind of period.

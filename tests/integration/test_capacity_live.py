@@ -162,7 +162,8 @@ def test_capacity_events_and_the_history_through_a_kill(
 
     incidents = live.collect(live.settings.topics.incidents, lambda m: bool(opened(m)), timeout=30)
     assert [(m["slo"], m["service"], m["severity"], m["series"]) for m in opened(incidents)] == [
-        ("capacity", "checkout", "P3", {"service": "checkout", "resource": "requests"})]
+        ("capacity", "checkout", "P3", {"service": "checkout", "resource": "requests"})], (
+        [(m["id"], m["at"]) for m in opened(incidents)], live.logs())
     assert opened(incidents)[0]["title"] == (
         "capacity {service=checkout,resource=requests}: capacity runway under the lead time")
     alerts = [m for m in live.collect(live.settings.topics.alerts, bool, timeout=10)

@@ -315,19 +315,6 @@ class SeriesCounters:
             self.total[-1] += total
         return held
 
-    def dormant_until(self, instant: int) -> int | None:
-        """With no events in any window and the next waiting data after `instant`, the index
-        of that data (nothing moves before it); otherwise None."""
-        if not self.pending or any(self.total):
-            return None
-        first = min(self.pending)
-        return first if first > instant else None
-
-    @property
-    def idle(self) -> bool:
-        """No events in any window and none waiting: nothing can fire."""
-        return not self.pending and not any(self.total)
-
     # -- checkpoints ---------------------------------------------------------------------
 
     def export(self) -> StoredState:

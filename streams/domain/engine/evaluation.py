@@ -178,7 +178,7 @@ class Engine:
                     upcoming = first if upcoming is None else min(upcoming, first)
                     continue
                 counters.start(instant - 1)
-            elif not any(counters.total):  # (`idle` and `dormant_until`, written out)
+            elif not any(counters.total):  # no events in any window
                 if not counters.pending:
                     # Nothing in any window and nothing waiting: nothing can fire or change,
                     # so the series sleeps (no evaluation, no snapshot) until data comes;
